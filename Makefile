@@ -1,0 +1,31 @@
+# Two commands for a new user: `make run` (the pipeline on the bundled sample) and `make test`.
+# Both create or reuse .venv and install the project from pyproject.toml.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean check-prereqs
+
+run: $(STAMP)
+	$(VENV)/bin/stedi run $(ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/bench_run.py
+
+check-prereqs:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' 2>/dev/null || \
+	  { echo "error: Python 3.11 or newer is required (found: $$($(PYTHON) --version 2>&1)); install python3.11" >&2; exit 1; }
+	@command -v java >/dev/null 2>&1 || \
+	  { echo "error: Java 17 is required by Spark but 'java' is not on PATH; install OpenJDK 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME" >&2; exit 1; }
+
+$(STAMP): pyproject.toml | check-prereqs
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf lake warehouse .pytest_cache

@@ -1,0 +1,37 @@
+"""The `stedi-lakehouse` flow: landing -> bronze -> silver, then the run summary."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from uuid import uuid4
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from stedi.jobs.common import JobArgs
+from stedi.settings import Settings
+from tasks.spark_jobs import curate_silver, ingest_landing
+from tasks.summary import summarize_run
+
+
+@flow(name="stedi-lakehouse", log_prints=True)
+def stedi_lakehouse(
+    landing: str | None = None,
+    lake: str | None = None,
+    consent_policy: str | None = None,
+    runner: str | None = None,
+) -> dict[str, Any]:
+    """Run the lakehouse on one landing snapshot; returns the run summary."""
+    settings = Settings.resolve(runner=runner, landing=landing, lake=lake, consent_policy=consent_policy)
+    run_id = str(flow_run.get_id() or uuid4())
+    args = JobArgs(
+        landing=settings.landing,
+        lake=settings.lake,
+        run_id=run_id,
+        ingested_at=datetime.now(timezone.utc).isoformat(),
+        consent_policy=settings.consent_policy,
+    )
+    bronze = ingest_landing(args, settings.runner)
+    silver = curate_silver(args, settings.runner)
+    return summarize_run(run_id, settings.consent_policy, bronze, silver)

@@ -1,0 +1,1 @@
+"""STEDI Human Balance Analytics lakehouse: Spark jobs, transformations and the `stedi` CLI."""

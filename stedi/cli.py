@@ -1,0 +1,108 @@
+"""`stedi`: run the lakehouse flow locally and inspect its results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from stedi.settings import SAMPLE_LANDING, Settings, SettingsError
+from stedi.transforms.silver import CONSENT_POLICIES
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: `stedi run: error: ...`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stedi", description="STEDI Human Balance Analytics lakehouse.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run the stedi-lakehouse flow locally (Spark in-process)",
+        description="Run the stedi-lakehouse Prefect flow locally: landing -> bronze -> silver, Spark in-process.",
+    )
+    run.add_argument(
+        "--landing",
+        metavar="PATH",
+        default=None,
+        help="landing folder laid out like the S3 bucket: customer/landing/, accelerometer/landing/, "
+        f"step_trainer/landing/ holding JSON lines (.json or .json.gz). Default: the bundled sample ({SAMPLE_LANDING})",
+    )
+    run.add_argument(
+        "--lake",
+        metavar="PATH",
+        default="lake",
+        help="where the zones are written: <lake>/bronze/<source>/, <lake>/silver/<table>/, "
+        "<lake>/quarantine/<source>/ (default: ./lake)",
+    )
+    run.add_argument("--summary", metavar="FILE", help="also write the run summary as JSON to FILE")
+    run.add_argument(
+        "--consent-policy",
+        choices=CONSENT_POLICIES,
+        default="ever",
+        help="ever: customers who gave research consent at any time (default); "
+        "as-of: only readings taken at or after the customer's research consent",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(parser, args)
+    parser.error(f"unknown command {args.command!r}")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    landing = args.landing or SAMPLE_LANDING
+    if not Path(landing).is_dir():
+        parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
+    try:
+        settings = Settings.resolve(runner="local", landing=landing, lake=args.lake, consent_policy=args.consent_policy)
+    except SettingsError as error:
+        parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
+
+    from stedi.spark import JavaMissingError, require_java, start_session_in_background
+
+    try:
+        require_java()
+    except JavaMissingError as error:
+        parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
+    start_session_in_background()  # the JVM starts while Prefect loads and boots its API
+
+    from flows.stedi_lakehouse import stedi_lakehouse
+
+    try:
+        summary = stedi_lakehouse(
+            landing=settings.landing, lake=settings.lake, consent_policy=settings.consent_policy, runner="local"
+        )
+    except Exception as error:  # the flow run already logged the traceback; the user gets one line
+        _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})
+        print(f"stedi run: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    _write_summary(args.summary, summary)
+    from stedi.summary import render
+
+    print(render(summary))
+    return 0
+
+
+def _write_summary(path: str | None, summary: dict[str, Any]) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Bronze job: landing JSON lines -> typed bronze tables, and quarantine for records that break a rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from stedi import lake
+from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.sources import SOURCES, Source
+from stedi.transforms.bronze import bronze_records, parse_landing, quarantine_records
+
+JOB = "bronze"
+
+
+def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[str, Any]:
+    folder = lake.landing_folder(args.landing, source.name)
+    files = lake.list_files(spark, folder)
+    parsed = lake.read_landing(spark, folder).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
+    parsed = parsed.cache()
+    try:
+        by_rule = parsed.groupBy("_rule").count().collect()
+        quarantined = {row["_rule"]: row["count"] for row in by_rule if row["_rule"] is not None}
+        landing = sum(row["count"] for row in by_rule)
+        lake.publish(parsed.transform(bronze_records(source)), lake.table_path(args.lake, "bronze", source.name))
+        lake.publish(
+            parsed.transform(quarantine_records(source)),
+            lake.table_path(args.lake, "quarantine", source.name),
+            fmt="json",
+        )
+    finally:
+        parsed.unpersist()
+    return {
+        "files": len(files),
+        "landing": landing,
+        "bronze": landing - sum(quarantined.values()),
+        "quarantined": quarantined,
+        "warnings": [] if files else [f"no landing files in {folder}"],
+    }
+
+
+def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+    sources = {name: ingest_source(spark, args, source) for name, source in SOURCES.items()}
+    tables = {f"{name}_landing": {"rows": s["landing"]} for name, s in sources.items()}
+    tables |= {f"bronze.{name}": {"rows": s["bronze"]} for name, s in sources.items()}
+    return write_report(args, JOB, {"sources": sources, "tables": tables})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return job_main(JOB, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""What every job shares: its arguments, its entry point, its run report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi import lake
+from stedi.spark import configure
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """Arguments of a job run, the same whether it runs in-process or as a Glue job run."""
+
+    landing: str
+    lake: str
+    run_id: str
+    ingested_at: str  # ISO-8601 UTC instant, one per run so that reruns stamp every row alike
+    consent_policy: str = "ever"
+
+    def to_argv(self) -> list[str]:
+        return [part for f in fields(self) for part in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))]
+
+    @classmethod
+    def parse(cls, argv: Sequence[str]) -> JobArgs:
+        parser = argparse.ArgumentParser()
+        for f in fields(cls):
+            required = f.default is MISSING
+            parser.add_argument(
+                f"--{f.name.replace('_', '-')}", dest=f.name, required=required, default=None if required else f.default
+            )
+        known, _ = parser.parse_known_args(argv)  # Glue adds arguments of its own (--JOB_NAME, ...)
+        return cls(**vars(known))
+
+    @property
+    def ingested_at_dt(self) -> datetime:
+        return datetime.fromisoformat(self.ingested_at)
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def count_rows(df: DataFrame) -> int:
+    return df.count()
+
+
+def reason_counts(df: DataFrame, column: str) -> dict[str, int]:
+    """Rows per non-NULL value of `column`: one Spark job."""
+    rows = df.groupBy(column).count().collect()
+    return {row[column]: row["count"] for row in rows if row[column] is not None}
+
+
+def write_report(args: JobArgs, job: str, report: dict[str, Any]) -> dict[str, Any]:
+    report = {"job": job, "run_id": args.run_id, "args": args.as_dict(), **report}
+    lake.write_json(lake.report_path(args.lake, args.run_id, job), report)
+    return report
+
+
+def job_main(job: str, run: Callable[[SparkSession, JobArgs], dict[str, Any]], argv: Sequence[str] | None) -> int:
+    """Entry point for spark-submit and Glue: the session comes from the environment that launched us."""
+    args = JobArgs.parse(sys.argv[1:] if argv is None else argv)
+    spark = configure(SparkSession.builder.appName(f"stedi-{job}").getOrCreate())
+    run(spark, args)
+    return 0

@@ -1,0 +1,79 @@
+"""Silver job: bronze -> trusted and curated tables, with every left-out record counted by reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi import lake
+from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.transforms.silver import (
+    FILTER_REASON,
+    accepted,
+    classify_accelerometer,
+    classify_customers,
+    classify_step_trainer,
+    curate_customers,
+    current_customers,
+    device_ownership,
+    pair_readings,
+)
+
+JOB = "silver"
+
+
+class _Publisher:
+    """Publishes silver tables and returns them as read back, so downstream steps start from the lake."""
+
+    def __init__(self, spark: SparkSession, args: JobArgs) -> None:
+        self.spark, self.args, self.rows = spark, args, {}
+
+    def __call__(self, table: str, df: DataFrame) -> DataFrame:
+        path = lake.table_path(self.args.lake, "silver", table)
+        lake.publish(df, path)
+        published = lake.read_table(self.spark, path)
+        self.rows[table] = published.count()
+        return published
+
+
+def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name)) for name in (
+        "customer", "accelerometer", "step_trainer")}
+    publish = _Publisher(spark, args)
+    filtered: dict[str, dict[str, int]] = {}
+
+    customers = classify_customers(bronze["customer"]).cache()
+    filtered["customer"] = reason_counts(customers, FILTER_REASON)
+    customer_trusted = publish("customer_trusted", accepted(customers))
+    current = current_customers(customers).cache()
+
+    readings = bronze["accelerometer"].transform(classify_accelerometer(current, args.consent_policy)).cache()
+    filtered["accelerometer"] = reason_counts(readings, FILTER_REASON)
+    accelerometer_trusted = publish("accelerometer_trusted", accepted(readings))
+
+    customer_curated = publish("customer_curated", customer_trusted.transform(curate_customers(accelerometer_trusted)))
+
+    classify_steps = classify_step_trainer(device_ownership(current), customer_curated, args.consent_policy)
+    steps = bronze["step_trainer"].transform(classify_steps).cache()
+    filtered["step_trainer"] = reason_counts(steps, FILTER_REASON)
+    step_trainer_trusted = publish("step_trainer_trusted", accepted(steps))
+
+    publish("machine_learning_curated", step_trainer_trusted.transform(pair_readings(accelerometer_trusted)))
+
+    for frame in (customers, current, readings, steps):
+        frame.unpersist()
+    trusted = {"customer": "customer_trusted", "accelerometer": "accelerometer_trusted",
+               "step_trainer": "step_trainer_trusted"}
+    sources = {name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in trusted.items()}
+    tables = {table: {"rows": rows} for table, rows in publish.rows.items()}
+    return write_report(args, JOB, {"sources": sources, "tables": tables, "consent_policy": args.consent_policy})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return job_main(JOB, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""One typed settings object: the environment (local or glue) decides paths and connections."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from stedi.transforms.silver import CONSENT_POLICIES
+
+Runner = Literal["local", "glue"]
+RUNNERS: tuple[Runner, ...] = ("local", "glue")
+
+SAMPLE_LANDING = str(Path(__file__).parent / "sample")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong: the message says which and how to set it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    runner: Runner
+    landing: str
+    lake: str
+    consent_policy: str = "ever"
+
+    @classmethod
+    def resolve(
+        cls,
+        runner: str | None = None,
+        landing: str | None = None,
+        lake: str | None = None,
+        consent_policy: str | None = None,
+    ) -> Settings:
+        """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
+        env = os.environ
+        chosen = runner or env.get("STEDI_RUNNER", "local")
+        if chosen not in RUNNERS:
+            raise SettingsError(f"unknown runner {chosen!r}; expected one of {', '.join(RUNNERS)}")
+        defaults = _LOCAL_DEFAULTS if chosen == "local" else {}
+        values = {
+            "landing": landing or env.get("STEDI_LANDING") or defaults.get("landing"),
+            "lake": lake or env.get("STEDI_LAKE") or defaults.get("lake"),
+        }
+        for name, value in values.items():
+            if not value:
+                raise SettingsError(f"{name} is required for the {chosen} runner: pass it or set STEDI_{name.upper()}")
+        settings = cls(runner=chosen, consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"), **values)
+        return settings.validated()
+
+    def validated(self) -> Settings:
+        if self.consent_policy not in CONSENT_POLICIES:
+            raise SettingsError(
+                f"unknown consent policy {self.consent_policy!r}; expected one of {', '.join(CONSENT_POLICIES)}"
+            )
+        if self.runner == "local":
+            return replace(self, landing=_absolute(self.landing), lake=_absolute(self.lake))
+        return self
+
+
+_LOCAL_DEFAULTS = {"landing": SAMPLE_LANDING, "lake": "lake"}
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else str(Path(path).resolve())

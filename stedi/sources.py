@@ -1,0 +1,64 @@
+"""The three landing sources and the fields each delivers: the one place that says what a record is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["string", "epoch_ms", "double", "long", "date"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the key as documented by the source (matched case-insensitively)
+    kind: Kind
+    required: bool = False  # a record without it cannot be placed: it is quarantined
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    fields: tuple[Field, ...]
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+CUSTOMER = Source(
+    "customer",
+    (
+        Field("customerName", "string"),
+        Field("email", "string", required=True),
+        Field("phone", "string"),
+        Field("birthDay", "date"),
+        Field("serialNumber", "string"),
+        Field("registrationDate", "epoch_ms"),
+        Field("lastUpdateDate", "epoch_ms"),
+        Field("shareWithResearchAsOfDate", "epoch_ms"),
+        Field("shareWithPublicAsOfDate", "epoch_ms"),
+        Field("shareWithFriendsAsOfDate", "epoch_ms"),
+    ),
+)
+
+ACCELEROMETER = Source(
+    "accelerometer",
+    (
+        Field("user", "string", required=True),
+        Field("timestamp", "epoch_ms", required=True),
+        Field("x", "double"),
+        Field("y", "double"),
+        Field("z", "double"),
+    ),
+)
+
+STEP_TRAINER = Source(
+    "step_trainer",
+    (
+        Field("sensorReadingTime", "epoch_ms", required=True),
+        Field("serialNumber", "string", required=True),
+        Field("distanceFromObject", "long"),
+    ),
+)
+
+SOURCES: dict[str, Source] = {s.name: s for s in (CUSTOMER, ACCELEROMETER, STEP_TRAINER)}

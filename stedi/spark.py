@@ -1,0 +1,82 @@
+"""Building the one SparkSession a run uses, with the settings every environment shares."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from pyspark.sql import SparkSession
+
+# Semantics the transformations rely on, pinned here so Spark 3.5 (Glue 5.0) and Spark 4.x agree:
+# - ANSI off: a value that cannot be cast becomes NULL and is then quarantined by a rule, instead of
+#   failing the whole job (Spark 4 turns ANSI on by default, Spark 3.5 does not).
+# - UTC: epoch milliseconds map to the same timestamps on every machine.
+# - LAST_WIN: a record carrying the same key twice in different letter cases keeps the last one.
+SESSION_CONF = {
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.warehouse.dir": os.path.join(os.environ.get("TMPDIR", "/tmp"), "stedi-spark-warehouse"),
+}
+
+
+class JavaMissingError(RuntimeError):
+    pass
+
+
+def require_java() -> None:
+    """Fail with an installable hint instead of py4j's opaque 'Java gateway exited'."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and os.path.exists(os.path.join(java_home, "bin", "java")):
+        return
+    if shutil.which("java") is None:
+        raise JavaMissingError(
+            "Java 17 is required by Spark but was not found: install OpenJDK 17 "
+            "(apt-get install openjdk-17-jre-headless, or brew install openjdk@17) or set JAVA_HOME"
+        )
+
+
+def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", **overrides: str) -> SparkSession:
+    """The in-process session for local runs and tests; on Glue the job uses the session Glue provides."""
+    require_java()
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in {**SESSION_CONF, **LOCAL_CONF, **overrides}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def configure(spark: SparkSession) -> SparkSession:
+    """Apply the shared semantics to a session built elsewhere (Glue's)."""
+    for key, value in SESSION_CONF.items():
+        spark.conf.set(key, value)
+    return spark
+
+
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
+_session: Future[SparkSession] | None = None
+
+
+def start_session_in_background(master: str = "local[*]") -> Future[SparkSession]:
+    """Start the JVM while Prefect boots its API: the two start-ups overlap instead of adding up."""
+    global _session
+    if _session is None:
+        _session = _pool.submit(build_session, master)
+    return _session
+
+
+def get_session() -> SparkSession:
+    """The run's session: the one started in the background, or a new one."""
+    return start_session_in_background().result()

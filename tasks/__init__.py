@@ -1,0 +1,1 @@
+"""Prefect tasks: small, typed units the `stedi-lakehouse` flow composes."""
