@@ -79,9 +79,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         require_java()
     except JavaMissingError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
-    start_session_in_background()  # the JVM starts while Prefect loads and boots its API
+    from stedi.jobs.bronze import warm_up
 
+    start_session_in_background(warm_up=warm_up)  # the JVM starts while Prefect loads and boots its API
+    from stedi.prefect_api import start_api_in_background
+
+    api_ready = start_api_in_background()
     from flows.stedi_lakehouse import stedi_lakehouse
+
+    if api_ready is not None:
+        api_ready.result()
 
     try:
         summary = stedi_lakehouse(

@@ -106,7 +106,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str)
+    text = json.dumps(payload, indent=2, default=str)
     if is_local(path):
         local = _local(path)
         local.parent.mkdir(parents=True, exist_ok=True)

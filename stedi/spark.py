@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from pyspark.sql import SparkSession
@@ -21,7 +22,11 @@ SESSION_CONF = {
     "spark.sql.sources.partitionOverwriteMode": "static",
 }
 
+# Local runs are short-lived JVMs on small data, where JIT warm-up and code generation cost more than
+# they save: C1-only JIT and no whole-stage codegen take about a fifth off the sample run.
 LOCAL_CONF = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC",
+    "spark.sql.codegen.wholeStage": "false",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
@@ -69,11 +74,20 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
 _session: Future[SparkSession] | None = None
 
 
-def start_session_in_background(master: str = "local[*]") -> Future[SparkSession]:
-    """Start the JVM while Prefect boots its API: the two start-ups overlap instead of adding up."""
+def _started(master: str, warm_up: Callable[[SparkSession], None] | None) -> SparkSession:
+    spark = build_session(master)
+    if warm_up is not None:
+        warm_up(spark)
+    return spark
+
+
+def start_session_in_background(
+    master: str = "local[*]", warm_up: Callable[[SparkSession], None] | None = None
+) -> Future[SparkSession]:
+    """Start the JVM (and run `warm_up` on it) while Prefect boots its API, so the start-ups overlap."""
     global _session
     if _session is None:
-        _session = _pool.submit(build_session, master)
+        _session = _pool.submit(_started, master, warm_up)
     return _session
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
@@ -47,18 +48,16 @@ class JobArgs:
         return asdict(self)
 
 
-def count_rows(df: DataFrame) -> int:
-    return df.count()
-
-
 def reason_counts(df: DataFrame, column: str) -> dict[str, int]:
     """Rows per non-NULL value of `column`: one Spark job."""
     rows = df.groupBy(column).count().collect()
     return {row[column]: row["count"] for row in rows if row[column] is not None}
 
 
-def write_report(args: JobArgs, job: str, report: dict[str, Any]) -> dict[str, Any]:
-    report = {"job": job, "run_id": args.run_id, "args": args.as_dict(), **report}
+def write_report(args: JobArgs, job: str, started: float, report: dict[str, Any]) -> dict[str, Any]:
+    """Write the job's run report beside its output; `started` is the job's `time.monotonic()` at start."""
+    elapsed = round(time.monotonic() - started, 2)
+    report = {"job": job, "run_id": args.run_id, "args": args.as_dict(), "elapsed_seconds": elapsed, **report}
     lake.write_json(lake.report_path(args.lake, args.run_id, job), report)
     return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ class _Publisher:
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+    started = time.monotonic()
     bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name)) for name in (
         "customer", "accelerometer", "step_trainer")}
     publish = _Publisher(spark, args)
@@ -68,7 +70,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
                "step_trainer": "step_trainer_trusted"}
     sources = {name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in trusted.items()}
     tables = {table: {"rows": rows} for table, rows in publish.rows.items()}
-    return write_report(args, JOB, {"sources": sources, "tables": tables, "consent_policy": args.consent_policy})
+    return write_report(args, JOB, started, {"sources": sources, "tables": tables, "consent_policy": args.consent_policy})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,36 @@
+import re
+
+import pytest
+
+from stedi.summary import AccountingError, check_accounting, render, unaccounted
+
+
+def summary(accepted: int) -> dict:
+    return {
+        "status": "succeeded", "run_id": "r", "consent_policy": "ever",
+        "tables": {"customer_landing": {"rows": 10}},
+        "sources": {"customer": {"landing": 10, "accepted": accepted, "filtered": {"no_research_consent": 3},
+                                 "quarantined": {"malformed_json": 1}}},
+    }
+
+
+def test_balanced_accounting_passes():
+    check_accounting(summary(accepted=6))
+
+
+@pytest.mark.parametrize(
+    ("accepted", "gap"),
+    [
+        (5, 1),  # a record vanished between landing and trusted
+        (7, -1),  # a record was counted twice (a fanning join would do this)
+    ],
+)
+def test_unbalanced_accounting_fails_naming_the_source(accepted, gap):
+    assert unaccounted(summary(accepted)["sources"]["customer"]) == gap
+    with pytest.raises(AccountingError, match=re.escape(f"customer: {gap:+d} records unaccounted")):
+        check_accounting(summary(accepted))
+
+
+def test_render_shows_every_table_and_reason():
+    text = render(summary(accepted=6))
+    assert "customer_landing" in text and "no_research_consent 3" in text and "malformed_json 1" in text

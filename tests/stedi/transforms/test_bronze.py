@@ -1,0 +1,107 @@
+from datetime import datetime, timezone
+
+import pytest
+from pyspark.sql import Row
+from pyspark.testing import assertDataFrameEqual
+
+from stedi.sources import ACCELEROMETER, CUSTOMER, STEP_TRAINER
+from stedi.transforms.bronze import (
+    MALFORMED_JSON,
+    QUARANTINE_COLUMNS,
+    bronze_records,
+    bronze_schema,
+    parse_landing,
+    quarantine_records,
+)
+
+RUN_ID = "run-1"
+INGESTED_AT = datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+
+def lines(spark, *values: str):
+    return spark.createDataFrame([(v, "file:/landing/part.json") for v in values], "value string, _source_file string")
+
+
+def parse(spark, source, *values: str):
+    return lines(spark, *values).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+
+
+def test_valid_step_trainer_record_is_typed_with_lineage(spark):
+    parsed = parse(spark, STEP_TRAINER, '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}')
+    bronze = parsed.transform(bronze_records(STEP_TRAINER))
+    expected = spark.createDataFrame(
+        [Row(1655564172120, "s-1", 246, {}, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
+        bronze_schema(STEP_TRAINER),
+    )
+    assertDataFrameEqual(bronze, expected)
+    assert parsed.transform(quarantine_records(STEP_TRAINER)).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        # not JSON at all
+        ("not json", MALFORMED_JSON),
+        # truncated mid-record, as a cut-off upload leaves it
+        ('{"user":"a@x.com","timestamp":1655564455341', MALFORMED_JSON),
+        # valid JSON but not an object: there are no fields to read
+        ("[1, 2, 3]", MALFORMED_JSON),
+        # the key field that says whose reading it is, absent
+        ('{"timestamp":1655564455341,"x":1.0,"y":0.0,"z":0.0}', "missing_user"),
+        # an explicit null is as missing as an absent key
+        ('{"user":"a@x.com","timestamp":null,"x":1.0,"y":0.0,"z":0.0}', "missing_timestamp"),
+        # a timestamp that is no number cannot be placed in time
+        ('{"user":"a@x.com","timestamp":"yesterday","x":1.0,"y":0.0,"z":0.0}', "uncoercible_timestamp"),
+    ],
+)
+def test_broken_accelerometer_line_goes_to_quarantine_with_its_rule(spark, line, rule):
+    parsed = parse(spark, ACCELEROMETER, line)
+    quarantine = parsed.transform(quarantine_records(ACCELEROMETER))
+    expected = spark.createDataFrame(
+        [Row("accelerometer", rule, line, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
+        quarantine.schema,
+    )
+    assert quarantine.columns == QUARANTINE_COLUMNS
+    assertDataFrameEqual(quarantine, expected)
+    assert parsed.transform(bronze_records(ACCELEROMETER)).count() == 0
+
+
+def test_malformed_line_does_not_affect_its_neighbours(spark):
+    parsed = parse(
+        spark,
+        ACCELEROMETER,
+        '{"user":"a@x.com","timestamp":1655564455341,"x":1.0,"y":0.0,"z":0.0}',
+        '{"user":"b@x.com","timestamp":16555',  # cut off
+        '{"user":"c@x.com","timestamp":1655564455342,"x":0.0,"y":1.0,"z":0.0}',
+    )
+    assert [r.user for r in parsed.transform(bronze_records(ACCELEROMETER)).orderBy("user").collect()] == [
+        "a@x.com",
+        "c@x.com",
+    ]
+    assert [r.rule for r in parsed.transform(quarantine_records(ACCELEROMETER)).collect()] == [MALFORMED_JSON]
+
+
+def test_blank_lines_are_not_records(spark):
+    parsed = parse(spark, ACCELEROMETER, "", "   ", '{"user":"a@x.com","timestamp":1,"x":0,"y":0,"z":0}')
+    assert parsed.count() == 1
+
+
+def test_drifted_record_equals_its_clean_twin(spark):
+    clean = '{"user":"a@x.com","timestamp":1655564455341,"x":1.0,"y":-1.0,"z":0.0}'
+    # key casing, numbers as strings and floats, an unknown extra field
+    drifted = '{"User":"a@x.com","timeStamp":"1655564455341","x":"1","y":-1,"z":0.0,"device":"ios"}'
+    parsed = parse(spark, ACCELEROMETER, clean, drifted).transform(bronze_records(ACCELEROMETER))
+    rows = parsed.select("user", "timestamp", "x", "y", "z").collect()
+    assert rows[0] == rows[1]
+    assert [r._extra_fields for r in parsed.collect()] == [{}, {"device": "ios"}]
+
+
+def test_customer_dates_and_epoch_floats_are_coerced(spark):
+    line = (
+        '{"customerName":"Santosh Clayton","email":"Santosh.Clayton@test.com","phone":8015551212,'
+        '"birthDay":"1900-01-01","serialNumber":"s-1","registrationDate":1655564376361.0,'
+        '"lastUpdateDate":1655564376361,"shareWithResearchAsOfDate":1655564376361}'
+    )
+    row = parse(spark, CUSTOMER, line).transform(bronze_records(CUSTOMER)).collect()[0]
+    assert (row.phone, str(row.birthDay), row.registrationDate) == ("8015551212", "1900-01-01", 1655564376361)
+    assert row.shareWithPublicAsOfDate is None
