@@ -1,4 +1,4 @@
-"""The `stedi-lakehouse` flow: landing -> bronze -> silver, then the run summary."""
+"""The `stedi-lakehouse` flow: landing -> bronze -> silver -> gold -> warehouse, then the run summary."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ from prefect.runtime import flow_run
 
 from stedi.jobs.common import JobArgs
 from stedi.settings import Settings
-from tasks.spark_jobs import curate_silver, ingest_landing
-from tasks.summary import summarize_run
+from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
+from tasks.summary import account_records, summarize_run
+from tasks.warehouse import load_warehouse
 
 
 @flow(name="stedi-lakehouse", log_prints=True)
 def stedi_lakehouse(
     landing: str | None = None,
     lake: str | None = None,
+    warehouse: str | None = None,
     consent_policy: str | None = None,
     runner: str | None = None,
 ) -> dict[str, Any]:
-    """Run the lakehouse on one landing snapshot; returns the run summary."""
-    settings = Settings.resolve(runner=runner, landing=landing, lake=lake, consent_policy=consent_policy)
+    """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary."""
+    settings = Settings.resolve(
+        runner=runner, landing=landing, lake=lake, warehouse=warehouse, consent_policy=consent_policy
+    )
     run_id = str(flow_run.get_id() or uuid4())
     args = JobArgs(
         landing=settings.landing,
@@ -34,4 +38,10 @@ def stedi_lakehouse(
     )
     bronze = ingest_landing(args, settings.runner)
     silver = curate_silver(args, settings.runner)
-    return summarize_run(run_id, settings.consent_policy, bronze, silver)
+    account_records(run_id, settings.consent_policy, bronze, silver)
+    gold = build_gold(args, settings.runner)
+    expected_rows = {name.removeprefix("gold."): t["rows"] for name, t in gold["tables"].items()}
+    expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
+    loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
+    reports = {"bronze": bronze, "silver": silver, "gold": gold}
+    return summarize_run(run_id, settings.consent_policy, reports, loaded)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from stedi.settings import SAMPLE_LANDING, Settings, SettingsError
+from stedi.settings import DEFAULT_WAREHOUSE, SAMPLE_LANDING, Settings, SettingsError
 from stedi.transforms.silver import CONSENT_POLICIES
 
 EXIT_USAGE = 2
@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the zones are written: <lake>/bronze/<source>/, <lake>/silver/<table>/, "
         "<lake>/quarantine/<source>/ (default: ./lake)",
     )
+    run.add_argument(
+        "--warehouse",
+        metavar="URL",
+        default=DEFAULT_WAREHOUSE,
+        help=f"where gold is loaded: duckdb:///PATH (embedded, created if missing; default {DEFAULT_WAREHOUSE}), "
+        "postgresql://USER@HOST:PORT/DB, or redshift://USER@HOST:PORT/DB (password in REDSHIFT_PASSWORD, "
+        "IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://)",
+    )
     run.add_argument("--summary", metavar="FILE", help="also write the run summary as JSON to FILE")
     run.add_argument(
         "--consent-policy",
@@ -53,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="ever: customers who gave research consent at any time (default); "
         "as-of: only readings taken at or after the customer's research consent",
     )
+    report = commands.add_parser(
+        "report",
+        help="print an analysts' report from the warehouse",
+        description="Print one of the SQL reports in sql/reports/ as a table, from the warehouse.",
+    )
+    report.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
+    report.add_argument("--list", action="store_true", help="list the reports, one a line: name, then description")
+    report.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help=f"default {DEFAULT_WAREHOUSE}")
     return parser
 
 
@@ -61,7 +77,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(parser, args)
+    if args.command == "report":
+        return _report(parser, args)
     parser.error(f"unknown command {args.command!r}")
+
+
+def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from stedi.text import format_table
+    from stedi.warehouse.backends import WarehouseConfigError, backend_for
+    from stedi.warehouse.reports import UnknownReportError, get_report, list_reports, run_report
+
+    if args.list:
+        for report in list_reports():
+            print(f"{report.name}  {report.description}")
+        return 0
+    if not args.name:
+        parser.exit(EXIT_USAGE, "stedi report: error: name a report, or use --list\n")
+    try:
+        report = get_report(args.name)
+        backend = backend_for(Settings.resolve(runner="local", warehouse=args.warehouse).warehouse)
+    except (UnknownReportError, WarehouseConfigError, SettingsError) as error:
+        parser.exit(EXIT_USAGE, f"stedi report: error: {error}\n")
+    try:
+        columns, rows = run_report(backend, report)
+    except Exception as error:  # a missing warehouse or table: say so in one line
+        print(f"stedi report: failed on {backend.display_url}: {type(error).__name__}: {error}".splitlines()[0],
+              file=sys.stderr)
+        return EXIT_FAILED
+    print("\n".join(format_table(columns, rows)))
+    return 0
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -69,7 +113,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not Path(landing).is_dir():
         parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
     try:
-        settings = Settings.resolve(runner="local", landing=landing, lake=args.lake, consent_policy=args.consent_policy)
+        settings = Settings.resolve(
+            runner="local", landing=landing, lake=args.lake, warehouse=args.warehouse, consent_policy=args.consent_policy
+        )
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
 
@@ -92,7 +138,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     try:
         summary = stedi_lakehouse(
-            landing=settings.landing, lake=settings.lake, consent_policy=settings.consent_policy, runner="local"
+            landing=settings.landing,
+            lake=settings.lake,
+            warehouse=settings.warehouse,
+            consent_policy=settings.consent_policy,
+            runner="local",
         )
     except Exception as error:  # the flow run already logged the traceback; the user gets one line
         _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})

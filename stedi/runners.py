@@ -9,7 +9,7 @@ from stedi import lake
 from stedi.jobs.common import JobArgs
 from stedi.spark import get_session
 
-JOBS = ("bronze", "silver")
+JOBS = ("bronze", "silver", "gold")
 
 
 class Runner(Protocol):

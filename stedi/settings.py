@@ -13,6 +13,7 @@ Runner = Literal["local", "glue"]
 RUNNERS: tuple[Runner, ...] = ("local", "glue")
 
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
+DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi.duckdb"
 
 
 class SettingsError(ValueError):
@@ -24,6 +25,7 @@ class Settings:
     runner: Runner
     landing: str
     lake: str
+    warehouse: str
     consent_policy: str = "ever"
 
     @classmethod
@@ -32,6 +34,7 @@ class Settings:
         runner: str | None = None,
         landing: str | None = None,
         lake: str | None = None,
+        warehouse: str | None = None,
         consent_policy: str | None = None,
     ) -> Settings:
         """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
@@ -43,6 +46,7 @@ class Settings:
         values = {
             "landing": landing or env.get("STEDI_LANDING") or defaults.get("landing"),
             "lake": lake or env.get("STEDI_LAKE") or defaults.get("lake"),
+            "warehouse": warehouse or env.get("STEDI_WAREHOUSE") or defaults.get("warehouse"),
         }
         for name, value in values.items():
             if not value:
@@ -56,12 +60,20 @@ class Settings:
                 f"unknown consent policy {self.consent_policy!r}; expected one of {', '.join(CONSENT_POLICIES)}"
             )
         if self.runner == "local":
-            return replace(self, landing=_absolute(self.landing), lake=_absolute(self.lake))
+            return replace(
+                self, landing=_absolute(self.landing), lake=_absolute(self.lake), warehouse=_absolute_duckdb(self.warehouse)
+            )
         return self
 
 
-_LOCAL_DEFAULTS = {"landing": SAMPLE_LANDING, "lake": "lake"}
+_LOCAL_DEFAULTS = {"landing": SAMPLE_LANDING, "lake": "lake", "warehouse": DEFAULT_WAREHOUSE}
 
 
 def _absolute(path: str) -> str:
     return path if "://" in path else str(Path(path).resolve())
+
+
+def _absolute_duckdb(url: str) -> str:
+    """duckdb:///relative/path -> duckdb:////absolute/path, so a flow run's cwd cannot move the file."""
+    prefix = "duckdb:///"
+    return prefix + str(Path(url.removeprefix(prefix)).resolve()) if url.startswith(prefix) else url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stedi.text import format_table
+
 SOURCE_TABLES = ("customer", "accelerometer", "step_trainer")
 
 
@@ -11,7 +13,15 @@ class AccountingError(RuntimeError):
     """Some landing records are neither accepted, filtered nor quarantined (or are counted twice)."""
 
 
-def build_summary(run_id: str, consent_policy: str, bronze: dict[str, Any], silver: dict[str, Any]) -> dict[str, Any]:
+def build_summary(
+    run_id: str,
+    consent_policy: str,
+    bronze: dict[str, Any],
+    silver: dict[str, Any],
+    gold: dict[str, Any] | None = None,
+    warehouse: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run summary from the jobs' run reports (and the warehouse load, once it ran)."""
     sources = {
         name: {
             "landing": bronze["sources"][name]["landing"],
@@ -24,7 +34,10 @@ def build_summary(run_id: str, consent_policy: str, bronze: dict[str, Any], silv
     tables = {f"{name}_landing": bronze["tables"][f"{name}_landing"] for name in SOURCE_TABLES}
     tables |= silver["tables"]
     warnings = [w for name in SOURCE_TABLES for w in bronze["sources"][name].get("warnings", [])]
-    return {
+    if gold is not None:
+        tables |= gold["tables"]
+        warnings += gold.get("warnings", [])
+    summary = {
         "status": "succeeded",
         "run_id": run_id,
         "consent_policy": consent_policy,
@@ -32,6 +45,9 @@ def build_summary(run_id: str, consent_policy: str, bronze: dict[str, Any], silv
         "sources": sources,
         "warnings": warnings,
     }
+    if warehouse is not None:
+        summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
+    return summary
 
 
 def unaccounted(source: dict[str, Any]) -> int:
@@ -52,25 +68,19 @@ def check_accounting(summary: dict[str, Any]) -> None:
 def render(summary: dict[str, Any]) -> str:
     """The summary as plain-text tables for a terminal."""
     lines = [f"run {summary['run_id']}: {summary['status']} (consent policy: {summary.get('consent_policy')})", ""]
-    lines += _table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
+    lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
         [name, f"{s['landing']:,}", f"{s['accepted']:,}", _reasons(s["filtered"]), _reasons(s["quarantined"])]
         for name, s in summary["sources"].items()
     ]
-    lines += _table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
+    lines += format_table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
+    if "warehouse" in summary:
+        lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
+        lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
 
 def _reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n:,}" for reason, n in counts.items()) or "-"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-
-    return [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]

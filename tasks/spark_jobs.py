@@ -21,3 +21,9 @@ def ingest_landing(args: JobArgs, runner: str) -> dict[str, Any]:
 def curate_silver(args: JobArgs, runner: str) -> dict[str, Any]:
     """Build the trusted and curated silver tables from bronze."""
     return runner_for(runner).run("silver", args)
+
+
+@task(name="build_gold", cache_policy=NO_CACHE)
+def build_gold(args: JobArgs, runner: str) -> dict[str, Any]:
+    """Shape silver into the warehouse's 3NF gold tables."""
+    return runner_for(runner).run("gold", args)

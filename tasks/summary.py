@@ -10,9 +10,18 @@ from prefect.cache_policies import NO_CACHE
 from stedi.summary import build_summary, check_accounting
 
 
+@task(name="account_records", cache_policy=NO_CACHE)
+def account_records(run_id: str, consent_policy: str, bronze: dict[str, Any], silver: dict[str, Any]) -> None:
+    """Fail the run when a landing record is neither accepted, filtered nor quarantined."""
+    check_accounting(build_summary(run_id, consent_policy, bronze, silver))
+
+
 @task(name="summarize_run", cache_policy=NO_CACHE)
-def summarize_run(run_id: str, consent_policy: str, bronze: dict[str, Any], silver: dict[str, Any]) -> dict[str, Any]:
-    """Build the run summary and fail the run when a landing record is unaccounted for."""
-    summary = build_summary(run_id, consent_policy, bronze, silver)
-    check_accounting(summary)
-    return summary
+def summarize_run(
+    run_id: str,
+    consent_policy: str,
+    reports: dict[str, dict[str, Any]],
+    warehouse: dict[str, Any],
+) -> dict[str, Any]:
+    """Build the run summary from the jobs' reports and the warehouse load."""
+    return build_summary(run_id, consent_policy, reports["bronze"], reports["silver"], reports["gold"], warehouse)

@@ -49,7 +49,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     customers = classify_customers(bronze["customer"]).cache()
     filtered["customer"] = reason_counts(customers, FILTER_REASON)
     customer_trusted = publish("customer_trusted", accepted(customers))
-    current = current_customers(customers).cache()
+    current = publish("customer_current", current_customers(customers))
 
     readings = bronze["accelerometer"].transform(classify_accelerometer(current, args.consent_policy)).cache()
     filtered["accelerometer"] = reason_counts(readings, FILTER_REASON)
@@ -64,7 +64,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
 
     publish("machine_learning_curated", step_trainer_trusted.transform(pair_readings(accelerometer_trusted)))
 
-    for frame in (customers, current, readings, steps):
+    for frame in (customers, readings, steps):
         frame.unpersist()
     trusted = {"customer": "customer_trusted", "accelerometer": "accelerometer_trusted",
                "step_trainer": "step_trainer_trusted"}

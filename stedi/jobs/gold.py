@@ -1,0 +1,61 @@
+"""Gold job: silver -> the warehouse's 3NF tables as Parquet under <lake>/gold/<table>/."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi import lake
+from stedi.jobs.common import JobArgs, job_main, write_report
+from stedi.secrets import pseudonym_secret
+from stedi.transforms import gold
+
+JOB = "gold"
+GOLD_TABLES = (
+    "customers",
+    "customer_consents",
+    "devices",
+    "device_ownerships",
+    "accelerometer_readings",
+    "step_trainer_readings",
+)
+
+
+def build_tables(silver: dict[str, DataFrame], secret: bytes) -> dict[str, DataFrame]:
+    key = gold.keyed_hash(secret)
+    current = silver["customer_current"]
+    return {
+        "customers": current.transform(gold.customers(key)),
+        "customer_consents": current.transform(gold.customer_consents(key)),
+        "devices": gold.devices(current),
+        "device_ownerships": current.transform(gold.device_ownerships(key)),
+        "accelerometer_readings": silver["accelerometer_trusted"].transform(gold.accelerometer_readings(key)),
+        "step_trainer_readings": silver["step_trainer_trusted"].transform(gold.step_trainer_readings(key)),
+    }
+
+
+def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+    started = time.monotonic()
+    secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake))
+    silver = {
+        name: lake.read_table(spark, lake.table_path(args.lake, "silver", name))
+        for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
+    }
+    tables: dict[str, dict[str, int]] = {}
+    for name, df in build_tables(silver, secret).items():
+        path = lake.table_path(args.lake, "gold", name)
+        lake.publish(df, path)
+        tables[f"gold.{name}"] = {"rows": lake.read_table(spark, path).count()}
+    warnings = ["customer keys use the local development secret; set STEDI_PSEUDONYM_KEY"] if is_development_secret else []
+    return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return job_main(JOB, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""The pseudonymisation secret: from the environment, never from code or config files."""
+
+from __future__ import annotations
+
+import os
+
+SECRET_ENV = "STEDI_PSEUDONYM_KEY"
+# Local runs on the bundled sample need no setup; their keys are marked as development keys in the
+# run report. Any lake that is not a local folder requires the real secret.
+LOCAL_DEVELOPMENT_SECRET = b"stedi-local-development-only"
+
+
+class MissingSecretError(RuntimeError):
+    pass
+
+
+def pseudonym_secret(local: bool) -> tuple[bytes, bool]:
+    """(secret, is_development_secret)."""
+    value = os.environ.get(SECRET_ENV)
+    if value:
+        return value.encode(), False
+    if local:
+        return LOCAL_DEVELOPMENT_SECRET, True
+    raise MissingSecretError(
+        f"{SECRET_ENV} is not set: the pseudonymous customer key needs a secret outside local mode "
+        "(set it in the environment, or store it in the Prefect Secret block 'stedi-pseudonym-key')"
+    )

@@ -1,0 +1,1 @@
+"""The warehouse: gold DDL from sql/, loads (COPY -> staging -> MERGE) into Redshift, PostgreSQL or DuckDB."""

@@ -1,0 +1,195 @@
+"""Warehouse connections, chosen by URL. Each backend says only how it connects, stages and COPYs;
+the DDL, MERGE and checks are the same text for all of them (see catalog.py and load.py).
+
+    duckdb:///./warehouse/stedi.duckdb         embedded file (created if missing)
+    postgresql://user@host:5432/db             psycopg; COPY FROM STDIN
+    redshift://user@cluster.example:5439/db    redshift_connector; COPY FROM S3 with an IAM role
+
+Passwords and the IAM role come from the environment (or the URL for PostgreSQL's local trust setups),
+never from a file in the repository: REDSHIFT_PASSWORD, STEDI_REDSHIFT_IAM_ROLE, PGPASSWORD.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse, urlunparse
+
+from stedi import lake
+from stedi.warehouse.catalog import DEFAULT_SCHEMA, Table, identifier
+
+class WarehouseConfigError(ValueError):
+    pass
+
+
+class Backend(ABC):
+    dialect: str
+
+    def __init__(self, url: str, schema: str = DEFAULT_SCHEMA) -> None:
+        self.url = url
+        self.schema = identifier(schema)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without any password, for logs and summaries."""
+        parsed = urlparse(self.url)
+        if parsed.password:
+            netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+            return urlunparse(parsed._replace(netloc=netloc))
+        return self.url
+
+    def qualified(self, table: str) -> str:
+        return f"{self.schema}.{identifier(table)}"
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """A DB-API connection with autocommit off."""
+
+    def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
+        cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
+
+    @abstractmethod
+    def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
+        """Load the table's gold Parquet (columns in DDL order) into `staging`."""
+
+    def begin(self, connection: Any) -> None:
+        """Start the load's transaction (DB-API drivers start one implicitly)."""
+
+
+class DuckDBBackend(Backend):
+    dialect = "duckdb"
+
+    def __init__(self, url: str, schema: str = DEFAULT_SCHEMA) -> None:
+        super().__init__(url, schema)
+        self.path = Path(url.removeprefix("duckdb:///") or "warehouse/stedi.duckdb")
+
+    def connect(self) -> Any:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Attached under a fixed name: DuckDB names a file's catalog after the file, and `stedi.duckdb`
+        # would make `stedi.customers` ambiguous between catalog `stedi` and schema `stedi`.
+        connection = duckdb.connect()
+        connection.execute(f"attach '{_quote(str(self.path))}' as warehouse")
+        connection.execute("use warehouse")
+        return _DuckDBConnection(connection)
+
+    def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
+        cursor.execute(f"create temp table {staging} as select * from {self.qualified(table.name)} limit 0")
+
+    def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
+        # By position, as Redshift's COPY does: a column-order mismatch fails here too, not only in production.
+        cursor.execute(f"copy {staging} from '{_quote(_parquet_glob(gold_path))}' (format parquet)")
+
+    def begin(self, connection: Any) -> None:
+        connection.execute("begin transaction")
+
+
+class PostgresBackend(Backend):
+    dialect = "postgres"
+
+    def connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url)
+
+    def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
+        cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)}) on commit drop")
+
+    def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
+        columns = ", ".join(table.column_names)
+        with cursor.copy(f"copy {staging} ({columns}) from stdin (format csv)") as copy:  # `cursor` records
+            copy.write(_parquet_as_csv(gold_path, table))
+
+
+class RedshiftBackend(Backend):
+    dialect = "redshift"
+
+    def __init__(self, url: str, schema: str = DEFAULT_SCHEMA) -> None:
+        super().__init__(url, schema)
+        parsed = urlparse(url)
+        if not (parsed.hostname and parsed.path.strip("/") and parsed.username):
+            raise WarehouseConfigError("redshift URL must be redshift://USER@HOST[:PORT]/DATABASE")
+        self.host, self.port = parsed.hostname, parsed.port or 5439
+        self.database, self.user = parsed.path.strip("/"), unquote(parsed.username)
+        self.iam_role = _required_env("STEDI_REDSHIFT_IAM_ROLE", "the IAM role Redshift assumes to read the lake")
+
+    def connect(self) -> Any:
+        import redshift_connector
+
+        password = _required_env("REDSHIFT_PASSWORD", "the Redshift user's password")
+        return redshift_connector.connect(
+            host=self.host, port=self.port, database=self.database, user=self.user, password=password
+        )
+
+    def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
+        cursor.execute(self.copy_statement(staging, gold_path))
+
+    def copy_statement(self, staging: str, gold_path: str) -> str:
+        if not gold_path.startswith("s3://"):
+            raise WarehouseConfigError(f"Redshift loads from S3; the gold table is at {gold_path} (use an s3:// lake)")
+        prefix = gold_path.rstrip("/") + "/"
+        return f"copy {staging} from '{_quote(prefix)}' iam_role '{_quote(self.iam_role)}' format as parquet"
+
+
+class _DuckDBConnection:
+    """DuckDB's connection is its own cursor; this gives it the DB-API shape the load uses."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def cursor(self) -> Any:
+        return self._connection
+
+    def execute(self, sql: str) -> Any:
+        return self._connection.execute(sql)
+
+    def commit(self) -> None:
+        self._connection.execute("commit")
+
+    def rollback(self) -> None:
+        self._connection.execute("rollback")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:
+    scheme = urlparse(url).scheme
+    backends = {"duckdb": DuckDBBackend, "postgresql": PostgresBackend, "postgres": PostgresBackend,
+                "redshift": RedshiftBackend}
+    if scheme not in backends:
+        raise WarehouseConfigError(
+            f"unsupported warehouse URL {url!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "
+            "or redshift://USER@HOST:PORT/DB"
+        )
+    return backends[scheme](url, schema)
+
+
+def _required_env(name: str, what: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise WarehouseConfigError(f"{name} is not set: it must hold {what}")
+    return value
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _parquet_glob(gold_path: str) -> str:
+    return lake.join(gold_path, "*.parquet")
+
+
+def _parquet_as_csv(gold_path: str, table: Table) -> bytes:
+    """The table's Parquet as CSV for COPY FROM STDIN: NULL unquoted-empty, every value quoted."""
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(gold_path, format="parquet").to_table(columns=table.column_names)
+    buffer = io.BytesIO()
+    pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buffer.getvalue()

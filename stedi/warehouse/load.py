@@ -1,0 +1,124 @@
+"""Loading gold into the warehouse: one transaction that creates what is missing, COPYs each table into
+a staging table, MERGEs it into the target, deletes what the snapshot no longer has, and checks keys
+and counts before it commits. A failure anywhere rolls everything back: the target stays as it was."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from stedi import lake
+from stedi.warehouse.backends import Backend
+from stedi.warehouse.catalog import SQL_DIR, Catalog, Table, load_catalog, render
+from stedi.warehouse.checks import CheckResult, WarehouseCheckError, run_checks
+
+log = logging.getLogger(__name__)
+
+
+class GoldSchemaError(RuntimeError):
+    """A gold Parquet table's columns differ from its DDL (Redshift COPY maps columns by position)."""
+
+
+@cache
+def template(name: str) -> str:
+    return (SQL_DIR / "load" / f"{name}.sql").read_text()
+
+
+def merge_sql(table: Table, target: str, staging: str) -> str:
+    non_key = [c for c in table.column_names if c not in table.primary_key]
+    when_matched = ""
+    if non_key:
+        assignments = ", ".join(f"{c} = source.{c}" for c in non_key)
+        when_matched = f"when matched then\n    update set {assignments}\n"
+    return template("merge").format(
+        target=target,
+        staging=staging,
+        key_match=" and ".join(f"target.{k} = source.{k}" for k in table.primary_key),
+        when_matched=when_matched,
+        columns=", ".join(table.column_names),
+        source_columns=", ".join(f"source.{c}" for c in table.column_names),
+    )
+
+
+def delete_missing_sql(table: Table, target: str, staging: str) -> str:
+    return template("delete_missing").format(
+        target=target,
+        staging=staging,
+        key_match_target=" and ".join(f"source.{k} = {table.name}.{k}" for k in table.primary_key),
+    )
+
+
+def gold_columns(gold_path: str) -> list[str]:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(gold_path, format="parquet").schema.names
+
+
+def verify_gold_layout(catalog: Catalog, lake_root: str) -> None:
+    """Check every gold table's Parquet columns against its DDL, name for name and in order."""
+    for table in catalog.tables:
+        columns = gold_columns(lake.table_path(lake_root, "gold", table.name))
+        if columns != table.column_names:
+            raise GoldSchemaError(f"gold table {table.name}: Parquet columns {columns} != DDL columns {table.column_names}")
+
+
+class _Recorder:
+    """Runs statements on a cursor, keeping the text of each (tests parse them as Redshift SQL)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor, self.statements = cursor, []
+
+    def execute(self, sql: str) -> Any:
+        self.statements.append(sql)
+        self.cursor.execute(sql)
+        return self.cursor
+
+    def copy(self, sql: str) -> Any:
+        self.statements.append(sql)
+        return self.cursor.copy(sql)
+
+
+def load_gold(
+    backend: Backend, lake_root: str, expected_rows: dict[str, int], catalog: Catalog | None = None
+) -> dict[str, Any]:
+    """Load every gold table; returns the warehouse row counts and check results after the load."""
+    catalog = catalog or load_catalog()
+    connection = backend.connect()
+    try:
+        backend.begin(connection)
+        sql = _Recorder(connection.cursor())
+        checks = _load(backend, sql, catalog, lake_root, expected_rows)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+    return {"tables": {r.table: r.observed for r in checks if r.check == "row_count"},
+            "checks": [r.as_dict() for r in checks], "statements": sql.statements}
+
+
+def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, expected_rows: dict[str, int]):
+    sql.execute(f"create schema if not exists {backend.schema}")
+    for table in catalog.tables:
+        sql.execute(render(table.ddl, backend.dialect, backend.schema))
+    for view in catalog.views:
+        sql.execute(render(view.ddl, backend.dialect, backend.schema))
+    for table in catalog.tables:  # parents first
+        staging = f"staging_{table.name}"
+        backend.create_staging(sql, staging, table)
+        backend.copy_into(sql, staging, table, lake.table_path(lake_root, "gold", table.name))
+        sql.execute(merge_sql(table, backend.qualified(table.name), staging))
+    for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
+        sql.execute(delete_missing_sql(table, backend.qualified(table.name), f"staging_{table.name}"))
+    for table in catalog.tables:
+        sql.execute(f"drop table staging_{table.name}")
+    results = run_checks(sql, catalog, backend, expected_rows)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise WarehouseCheckError(failed)
+    return results
+
+
+__all__ = ["load_gold", "verify_gold_layout", "GoldSchemaError", "WarehouseCheckError", "CheckResult"]

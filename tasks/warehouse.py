@@ -1,0 +1,39 @@
+"""Tasks that load gold into the warehouse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from stedi.lake import is_local
+from stedi.warehouse.backends import backend_for
+from stedi.warehouse.catalog import load_catalog
+from stedi.warehouse.checks import WarehouseCheckError
+from stedi.warehouse.load import GoldSchemaError, load_gold, verify_gold_layout
+
+
+def _worth_retrying(task, task_run, state) -> bool:
+    """Retry connection trouble, not data that failed its checks (a retry would fail the same way)."""
+    try:
+        state.result()
+    except (WarehouseCheckError, GoldSchemaError):
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="load_warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)
+def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> dict[str, Any]:
+    """COPY gold into staging tables and MERGE into the warehouse in one transaction, then check it.
+
+    `expected_rows`: rows per gold table (and the training-set view) that the warehouse must hold after.
+    """
+    backend = backend_for(warehouse)
+    catalog = load_catalog()
+    if is_local(lake):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
+        verify_gold_layout(catalog, lake)
+    loaded = load_gold(backend, lake, expected_rows, catalog)
+    return {"url": backend.display_url, "tables": loaded["tables"], "checks": loaded["checks"]}
