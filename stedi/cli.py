@@ -100,6 +100,8 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(EXIT_USAGE, f"stedi report: error: {error}\n")
     try:
         columns, rows = run_report(backend, report)
+    except WarehouseConfigError as error:
+        parser.exit(EXIT_USAGE, f"stedi report: error: {error}\n")
     except Exception as error:  # a missing warehouse or table: say so in one line
         print(f"stedi report: failed on {backend.display_url}: {type(error).__name__}: {error}".splitlines()[0],
               file=sys.stderr)

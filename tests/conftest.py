@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -26,3 +32,64 @@ def spark() -> SparkSession:
 @pytest.fixture(scope="session")
 def sample_landing() -> str:
     return SAMPLE_LANDING
+
+
+def stedi_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`stedi run` as a user runs it, with its own Prefect home so nothing leaks into the user's profile."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    command = [str(Path(sys.executable).with_name("stedi")), "run", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_runs(tmp_path_factory) -> dict:
+    """Two `stedi run`s on the shipped sample into one lake and DuckDB warehouse, with a copy of both
+    as the first run left them."""
+    tmp_path = tmp_path_factory.mktemp("sample-run")
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse" / "stedi.duckdb"
+    args = ["--lake", str(lake), "--warehouse", f"duckdb:///{warehouse}"]
+    first = stedi_run(tmp_path, *args, "--summary", str(tmp_path / "first.json"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(lake, tmp_path / "lake-after-first-run")
+    shutil.copy(warehouse, tmp_path / "warehouse-after-first-run.duckdb")
+    second = stedi_run(tmp_path, *args, "--summary", str(tmp_path / "second.json"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    return {
+        "lake": lake,
+        "first_lake": tmp_path / "lake-after-first-run",
+        "warehouse": warehouse,
+        "first_warehouse": tmp_path / "warehouse-after-first-run.duckdb",
+        "first": json.loads((tmp_path / "first.json").read_text()),
+        "second": json.loads((tmp_path / "second.json").read_text()),
+        "stdout": first.stdout,
+    }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server on 127.0.0.1:5432; CI must have it, elsewhere its tests skip."""
+    import psycopg
+
+    url = os.environ.get("STEDI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL is not reachable at {url}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message + " (its tests run in CI)")
+    return url
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str):
+    """A database of its own for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"stedi_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")

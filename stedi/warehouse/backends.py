@@ -45,8 +45,8 @@ class Backend(ABC):
         return f"{self.schema}.{identifier(table)}"
 
     @abstractmethod
-    def connect(self) -> Any:
-        """A DB-API connection with autocommit off."""
+    def connect(self, read_only: bool = False) -> Any:
+        """A DB-API connection with autocommit off; `read_only` for readers such as reports."""
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
@@ -66,14 +66,17 @@ class DuckDBBackend(Backend):
         super().__init__(url, schema)
         self.path = Path(url.removeprefix("duckdb:///") or "warehouse/stedi.duckdb")
 
-    def connect(self) -> Any:
+    def connect(self, read_only: bool = False) -> Any:
         import duckdb
 
+        if read_only and not self.path.is_file():
+            raise WarehouseConfigError(f"no warehouse at {self.path}: run `stedi run` first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Attached under a fixed name: DuckDB names a file's catalog after the file, and `stedi.duckdb`
         # would make `stedi.customers` ambiguous between catalog `stedi` and schema `stedi`.
         connection = duckdb.connect()
-        connection.execute(f"attach '{_quote(str(self.path))}' as warehouse")
+        mode = " (read_only)" if read_only else ""
+        connection.execute(f"attach '{_quote(str(self.path))}' as warehouse{mode}")
         connection.execute("use warehouse")
         return _DuckDBConnection(connection)
 
@@ -91,7 +94,7 @@ class DuckDBBackend(Backend):
 class PostgresBackend(Backend):
     dialect = "postgres"
 
-    def connect(self) -> Any:
+    def connect(self, read_only: bool = False) -> Any:
         import psycopg
 
         return psycopg.connect(self.url)
@@ -117,7 +120,7 @@ class RedshiftBackend(Backend):
         self.database, self.user = parsed.path.strip("/"), unquote(parsed.username)
         self.iam_role = _required_env("STEDI_REDSHIFT_IAM_ROLE", "the IAM role Redshift assumes to read the lake")
 
-    def connect(self) -> Any:
+    def connect(self, read_only: bool = False) -> Any:
         import redshift_connector
 
         password = _required_env("REDSHIFT_PASSWORD", "the Redshift user's password")

@@ -43,7 +43,7 @@ def get_report(name: str) -> Report:
 
 def run_report(backend: Backend, report: Report) -> tuple[list[str], list[tuple[Any, ...]]]:
     """(column names, rows) of `report` on `backend`."""
-    connection = backend.connect()
+    connection = backend.connect(read_only=True)
     try:
         cursor = connection.cursor()
         cursor.execute(render_query(report.sql, backend.dialect, backend.schema))

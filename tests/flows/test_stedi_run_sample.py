@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import pytest
@@ -30,39 +26,14 @@ EXPECTED_ROWS = {
 PER_RUN_COLUMNS = ["_ingest_run_id", "_ingested_at"]  # lineage that names the run, by design
 
 
-def stedi_run(tmp_path: Path, lake: Path, summary: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
-    env.pop("PREFECT_API_URL", None)
-    command = [str(Path(sys.executable).with_name("stedi")), "run", "--lake", str(lake), "--summary", str(summary)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> dict:
-    tmp_path = tmp_path_factory.mktemp("sample-run")
-    lake = tmp_path / "lake"
-    first = stedi_run(tmp_path, lake, tmp_path / "first.json")
-    assert first.returncode == 0, first.stderr[-3000:]
-    shutil.copytree(lake, tmp_path / "lake-after-first-run")
-    second = stedi_run(tmp_path, lake, tmp_path / "second.json")
-    assert second.returncode == 0, second.stderr[-3000:]
-    return {
-        "lake": lake,
-        "first_lake": tmp_path / "lake-after-first-run",
-        "first": json.loads((tmp_path / "first.json").read_text()),
-        "second": json.loads((tmp_path / "second.json").read_text()),
-        "stdout": first.stdout,
-    }
-
-
-def test_every_table_has_the_exact_sample_count(two_runs):
-    summary = two_runs["first"]
+def test_every_table_has_the_exact_sample_count(sample_runs):
+    summary = sample_runs["first"]
     assert summary["status"] == "succeeded"
     assert {table: summary["tables"][table]["rows"] for table in EXPECTED_ROWS} == EXPECTED_ROWS
 
 
-def test_every_landing_record_is_accounted_for(two_runs):
-    sources = two_runs["first"]["sources"]
+def test_every_landing_record_is_accounted_for(sample_runs):
+    sources = sample_runs["first"]["sources"]
     assert set(sources) == {"customer", "accelerometer", "step_trainer"}
     for name, source in sources.items():
         assert unaccounted(source) == 0, name
@@ -72,8 +43,9 @@ def test_every_landing_record_is_accounted_for(two_runs):
     assert sources["step_trainer"]["filtered"] == {"owner_not_curated": 14_220}
 
 
-def test_summary_is_printed_as_a_table(two_runs):
-    assert "machine_learning_curated  40,981" in two_runs["stdout"]
+def test_summary_is_printed_as_a_table(sample_runs):
+    assert re.search(r"^machine_learning_curated\s+40,981$", sample_runs["stdout"], re.MULTILINE)
+    assert re.search(r"^accelerometer\s+81,273\s+40,981\s+customer_not_consenting 40,292", sample_runs["stdout"], re.M)
 
 
 def comparable(spark, path: Path):
@@ -83,15 +55,72 @@ def comparable(spark, path: Path):
     return df.select(*[F.to_json(F.col(c)).alias(c) if c in maps else F.col(c) for c in df.columns])
 
 
-def test_second_run_leaves_the_same_lake(two_runs, spark):
-    assert two_runs["second"]["tables"] == two_runs["first"]["tables"]
-    assert two_runs["second"]["sources"] == two_runs["first"]["sources"]
-    for zone in ("bronze", "silver"):
-        tables = sorted(p.name for p in (two_runs["lake"] / zone).iterdir())
-        assert tables == sorted(p.name for p in (two_runs["first_lake"] / zone).iterdir())
+def test_second_run_leaves_the_same_lake(sample_runs, spark):
+    assert sample_runs["second"]["tables"] == sample_runs["first"]["tables"]
+    assert sample_runs["second"]["sources"] == sample_runs["first"]["sources"]
+    for zone in ("bronze", "silver", "gold"):
+        tables = sorted(p.name for p in (sample_runs["lake"] / zone).iterdir())
+        assert tables == sorted(p.name for p in (sample_runs["first_lake"] / zone).iterdir())
         assert not [t for t in tables if t.startswith("_")], "staging left behind"
         for table in tables:
-            now = comparable(spark, two_runs["lake"] / zone / table)
-            before = comparable(spark, two_runs["first_lake"] / zone / table)
+            now = comparable(spark, sample_runs["lake"] / zone / table)
+            before = comparable(spark, sample_runs["first_lake"] / zone / table)
             assert now.count() == before.count(), table
             assert now.exceptAll(before).count() == 0 and before.exceptAll(now).count() == 0, table
+
+
+GOLD_ROWS = {
+    "customers": 956,
+    "customer_consents": 1_481,
+    "devices": 956,
+    "device_ownerships": 956,
+    "accelerometer_readings": 40_981,
+    "step_trainer_readings": 14_460,
+    "machine_learning_training_set": 40_981,  # the view over the two reading tables
+}
+
+
+def test_warehouse_holds_gold_with_every_check_passed(sample_runs):
+    summary = sample_runs["first"]
+    assert summary["warehouse"]["tables"] == GOLD_ROWS
+    assert {name: summary["tables"][f"gold.{name}"]["rows"] for name in GOLD_ROWS if f"gold.{name}" in summary["tables"]} == {
+        name: rows for name, rows in GOLD_ROWS.items() if name != "machine_learning_training_set"}
+
+
+def test_second_run_leaves_identical_warehouse_tables(sample_runs):
+    import duckdb
+
+    db = duckdb.connect()
+    db.execute(f"attach '{sample_runs['first_warehouse']}' as before (read_only)")
+    db.execute(f"attach '{sample_runs['warehouse']}' as after (read_only)")
+    for table in GOLD_ROWS:
+        for a, b in (("before", "after"), ("after", "before")):
+            differing = db.execute(
+                f"select count(*) from (select * from {a}.stedi.{table} except all select * from {b}.stedi.{table})"
+            ).fetchone()[0]
+            assert differing == 0, (table, a, b)
+    assert sample_runs["second"]["warehouse"] == sample_runs["first"]["warehouse"]
+
+
+@pytest.mark.parametrize("report", ["consent_funnel", "readings_per_device_per_day", "data_completeness",
+                                    "training_set_per_customer"])
+def test_every_report_runs_on_the_warehouse_and_returns_rows(sample_runs, report):
+    import subprocess
+    import sys
+
+    stedi = Path(sys.executable).with_name("stedi")
+    result = subprocess.run([str(stedi), "report", report, "--warehouse", f"duckdb:///{sample_runs['warehouse']}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    header, rule, *rows = result.stdout.splitlines()
+    assert set(rule) <= {"-", " "} and rows
+
+
+def test_consent_funnel_figures(sample_runs):
+    from stedi.warehouse.backends import backend_for
+    from stedi.warehouse.reports import get_report, run_report
+
+    _, rows = run_report(backend_for(f"duckdb:///{sample_runs['warehouse']}"), get_report("consent_funnel"))
+    assert [(stage, n) for _, stage, n in rows] == [
+        ("customers landed", 956), ("gave research consent", 482), ("with accelerometer readings", 482),
+        ("in the training set", 482)]
