@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -121,31 +122,27 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
 
+    from stedi.prefect_api import start_temporary_api
     from stedi.spark import JavaMissingError, require_java, start_session_in_background
 
     try:
         require_java()
     except JavaMissingError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
-    from stedi.jobs.bronze import warm_up
-
-    start_session_in_background(warm_up=warm_up)  # the JVM starts while Prefect loads and boots its API
-    from stedi.prefect_api import start_api_in_background
-
-    api_ready = start_api_in_background()
+    # Three start-ups overlap: the JVM, Prefect's API and the flow's imports.
+    start_session_in_background()
+    api = start_temporary_api()
     from flows.stedi_lakehouse import stedi_lakehouse
 
-    if api_ready is not None:
-        api_ready.result()
-
     try:
-        summary = stedi_lakehouse(
-            landing=settings.landing,
-            lake=settings.lake,
-            warehouse=settings.warehouse,
-            consent_policy=settings.consent_policy,
-            runner="local",
-        )
+        with api.serving() if api is not None else contextlib.nullcontext():
+            summary = stedi_lakehouse(
+                landing=settings.landing,
+                lake=settings.lake,
+                warehouse=settings.warehouse,
+                consent_policy=settings.consent_policy,
+                runner="local",
+            )
     except Exception as error:  # the flow run already logged the traceback; the user gets one line
         _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})
         print(f"stedi run: failed: {type(error).__name__}: {error}", file=sys.stderr)

@@ -67,6 +67,15 @@ def read_table(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.parquet(path)
 
 
+def count_rows(spark: SparkSession, path: str) -> int:
+    """Rows of the Parquet table at `path`, as published (read from the files, not from the plan)."""
+    if is_local(path):  # footers only, without a Spark job
+        import pyarrow.dataset as ds
+
+        return ds.dataset(str(_local(path)), format="parquet").count_rows()
+    return read_table(spark, path).count()
+
+
 def publish(
     df: DataFrame,
     path: str,

@@ -1,25 +1,83 @@
-"""Booting Prefect's temporary API early, so `stedi run` does not wait for it after Spark is up."""
+"""A temporary Prefect API for `stedi run` when no server is configured, started before anything else.
+
+Prefect would start the same server (its API app under uvicorn, UI off) on the first API call, after
+the flow module and Prefect's server package are imported (about 3 s of CPU on the critical path).
+Starting it first, as a plain process, lets it boot while the JVM starts and the flow is imported; the
+flow then talks to it as to any server (`TemporaryAPI.serving()` sets PREFECT_API_URL for the call).
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefect-api")
-
-
-def _start_temporary_api() -> None:
-    # Prefect starts this same server (a per-port singleton) on the first API call when no
-    # PREFECT_API_URL is set; starting it here only moves that wait to the beginning of the run.
-    from prefect.server.api.server import SubprocessASGIServer
-
-    SubprocessASGIServer().start()
+_STARTUP_TIMEOUT_S = 60
 
 
-def start_api_in_background() -> Future[None] | None:
-    """Start the temporary Prefect API in the background unless a server is configured."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+class TemporaryAPI:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+        ]
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+        atexit.register(self.stop)
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or os.environ.get("STEDI_NO_EARLY_API"):
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the temporary Prefect API exited with code {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the temporary Prefect API did not answer within {_STARTUP_TIMEOUT_S} s")
+
+    @contextlib.contextmanager
+    def serving(self):
+        """Within the block, Prefect clients of this process use this API."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        self.wait_until_healthy()
+        with temporary_settings(updates={PREFECT_API_URL: self.url}):
+            yield self
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_temporary_api() -> TemporaryAPI | None:
+    """Start a temporary API, unless a server or Prefect Cloud is configured (environment or profile)."""
+    if os.environ.get("PREFECT_API_URL") or _profile_has_api_url():
         return None
-    return _pool.submit(_start_temporary_api)
+    return TemporaryAPI()
+
+
+def _profile_has_api_url() -> bool:
+    """A PREFECT_API_URL set in the active Prefect profile (`prefect config set`) wins, as in Prefect."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

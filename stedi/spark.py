@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from pyspark.sql import SparkSession
@@ -74,20 +73,11 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
 _session: Future[SparkSession] | None = None
 
 
-def _started(master: str, warm_up: Callable[[SparkSession], None] | None) -> SparkSession:
-    spark = build_session(master)
-    if warm_up is not None:
-        warm_up(spark)
-    return spark
-
-
-def start_session_in_background(
-    master: str = "local[*]", warm_up: Callable[[SparkSession], None] | None = None
-) -> Future[SparkSession]:
-    """Start the JVM (and run `warm_up` on it) while Prefect boots its API, so the start-ups overlap."""
+def start_session_in_background(master: str = "local[*]") -> Future[SparkSession]:
+    """Start the JVM while Prefect boots its API, so the two start-ups overlap instead of adding up."""
     global _session
     if _session is None:
-        _session = _pool.submit(_started, master, warm_up)
+        _session = _pool.submit(build_session, master)
     return _session
 
 

@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from datetime import datetime, timezone
-
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
@@ -44,16 +41,6 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[st
         "quarantined": quarantined,
         "warnings": [] if files else [f"no landing files in {folder}"],
     }
-
-
-def warm_up(spark: SparkSession) -> None:
-    """Run each source's parse once on a one-line literal: the first execution of a query shape in a
-    fresh JVM costs seconds of class loading and JIT that would otherwise land on the real run."""
-    for source in SOURCES.values():
-        record = F.to_json(F.struct(*[F.lit("1").alias(name) for name in source.field_names]))
-        lines = spark.range(1).select(record.alias("value"), F.lit("warm-up").alias("_source_file"))
-        parsed = lines.transform(parse_landing(source, "warm-up", datetime.now(timezone.utc)))
-        parsed.groupBy("_rule").count().collect()
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:

@@ -34,9 +34,8 @@ class _Publisher:
     def __call__(self, table: str, df: DataFrame) -> DataFrame:
         path = lake.table_path(self.args.lake, "silver", table)
         lake.publish(df, path)
-        published = lake.read_table(self.spark, path)
-        self.rows[table] = published.count()
-        return published
+        self.rows[table] = lake.count_rows(self.spark, path)
+        return lake.read_table(self.spark, path)
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:

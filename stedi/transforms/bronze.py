@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,9 +24,10 @@ SPARK_TYPES: dict[Kind, T.DataType] = {
     "date": T.DateType(),
 }
 
-# Every value is first read as text so that drift in how a number is written ("1655564376361",
+# Every value is read as text first, so drift in how a number is written ("1655564376361",
 # 1655564376361, 1655564376361.0) cannot fail the parse; coercion below decides what is a number.
 _AS_TEXT = T.MapType(T.StringType(), T.StringType())
+_CORRUPT = "_corrupt_record"
 _ISO_DATE = r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})\s*$"
 
 
@@ -59,12 +61,12 @@ def coerce(raw: Column, kind: Kind) -> Column:
 
 
 def _raw(field: Field) -> Column:
-    return F.col("_fields")[field.name.lower()]
+    return F.col("_json")[field.name]
 
 
 def _broken_rule(source: Source) -> Column:
     """The first rule a record breaks, or NULL when it breaks none."""
-    checks: list[tuple[Column, str]] = [(F.col("_fields").isNull(), MALFORMED_JSON)]
+    checks: list[tuple[Column, str]] = [(F.col("_json")[_CORRUPT].isNotNull(), MALFORMED_JSON)]
     checks += [(_raw(f).isNull(), f"missing_{f.name}") for f in source.fields if f.required]
     checks += [
         (_raw(f).isNotNull() & coerce(_raw(f), f.kind).isNull(), f"uncoercible_{f.name}")
@@ -74,24 +76,47 @@ def _broken_rule(source: Source) -> Column:
     return F.coalesce(*[F.when(failed, F.lit(rule)) for failed, rule in checks])
 
 
+def _with_canonical_keys(source: Source, text: Column) -> Column:
+    """Rewrites declared keys in any letter case (`timeStamp`) to their declared spelling (`timestamp`)."""
+    for name in source.field_names:
+        text = F.regexp_replace(text, rf'(?i)"{re.escape(name)}"\s*:', f'"{name}":')
+    return text
+
+
+def _extra_fields(source: Source) -> Column:
+    """Fields the source does not declare, with their values; NULL when there are none.
+
+    A second, map-shaped parse finds them, but only for records that may have any: those with more
+    key-like tokens (`"` then `:`) than declared fields with a value. A record with an unknown key always
+    has more; one with an explicit null or a `":` inside a value merely takes the exact path too.
+    """
+    known = [name.lower() for name in source.field_names]
+    key_tokens = F.size(F.split(F.col("value"), r'"\s*:')) - 1
+    declared_present = sum(F.when(_raw(f).isNotNull(), 1).otherwise(0) for f in source.fields)
+    fields = F.transform_keys(F.from_json(F.col("value"), _AS_TEXT), lambda k, _: F.lower(k))
+    extra = F.map_filter(fields, lambda k, _: ~k.isin(known))
+    return F.when((key_tokens > declared_present) & (F.size(extra) > 0), extra)
+
+
 def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callable[[DataFrame], DataFrame]:
     """Lines (`value`, `_source_file`) -> one row per record: typed fields, `_rule`, `raw_record`, lineage.
 
     Keys are matched case-insensitively (`timeStamp` is `timestamp`); keys the source does not declare
     are kept in `_extra_fields`. Blank lines are not records and are dropped.
     """
-    known = [f.name.lower() for f in source.fields]
+    as_text = T.StructType([T.StructField(n, T.StringType()) for n in source.field_names] + [
+        T.StructField(_CORRUPT, T.StringType())])
 
     def transform(lines: DataFrame) -> DataFrame:
+        json = F.from_json(_with_canonical_keys(source, F.col("value")), as_text, {"columnNameOfCorruptRecord": _CORRUPT})
         parsed = (
             lines.filter(F.trim(F.col("value")) != "")
-            .withColumn("_json", F.from_json(F.col("value"), _AS_TEXT))
-            .withColumn("_fields", F.transform_keys(F.col("_json"), lambda k, _: F.lower(k)))
+            .withColumn("_json", json)
             .withColumn("_rule", _broken_rule(source))
         )
         return parsed.select(
             *[coerce(_raw(f), f.kind).alias(f.name) for f in source.fields],
-            F.map_filter(F.col("_fields"), lambda k, _: ~k.isin(known)).alias("_extra_fields"),
+            _extra_fields(source).alias("_extra_fields"),
             F.col("_source_file"),
             F.lit(run_id).alias("_ingest_run_id"),
             F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),

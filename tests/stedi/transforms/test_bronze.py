@@ -30,7 +30,7 @@ def test_valid_step_trainer_record_is_typed_with_lineage(spark):
     parsed = parse(spark, STEP_TRAINER, '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}')
     bronze = parsed.transform(bronze_records(STEP_TRAINER))
     expected = spark.createDataFrame(
-        [Row(1655564172120, "s-1", 246, {}, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
+        [Row(1655564172120, "s-1", 246, None, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
         bronze_schema(STEP_TRAINER),
     )
     assertDataFrameEqual(bronze, expected)
@@ -46,6 +46,8 @@ def test_valid_step_trainer_record_is_typed_with_lineage(spark):
         ('{"user":"a@x.com","timestamp":1655564455341', MALFORMED_JSON),
         # valid JSON but not an object: there are no fields to read
         ("[1, 2, 3]", MALFORMED_JSON),
+        ('[{"user":"a@x.com","timestamp":1655564455341}]', MALFORMED_JSON),
+        ('"a@x.com"', MALFORMED_JSON),
         # the key field that says whose reading it is, absent
         ('{"timestamp":1655564455341,"x":1.0,"y":0.0,"z":0.0}', "missing_user"),
         # an explicit null is as missing as an absent key
@@ -93,7 +95,7 @@ def test_drifted_record_equals_its_clean_twin(spark):
     parsed = parse(spark, ACCELEROMETER, clean, drifted).transform(bronze_records(ACCELEROMETER))
     rows = parsed.select("user", "timestamp", "x", "y", "z").collect()
     assert rows[0] == rows[1]
-    assert [r._extra_fields for r in parsed.collect()] == [{}, {"device": "ios"}]
+    assert [r._extra_fields for r in parsed.collect()] == [None, {"device": "ios"}]
 
 
 def test_customer_dates_and_epoch_floats_are_coerced(spark):
