@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from stedi.jobs.common import JobArgs
 from stedi.settings import Settings
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
-from tasks.summary import account_records, summarize_run
+from tasks.summary import account_records, check_quarantine, summarize_run
 from tasks.warehouse import load_warehouse
 
 
@@ -22,11 +22,17 @@ def stedi_lakehouse(
     lake: str | None = None,
     warehouse: str | None = None,
     consent_policy: str | None = None,
+    quarantine_threshold: float | None = None,
     runner: str | None = None,
 ) -> dict[str, Any]:
     """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary."""
     settings = Settings.resolve(
-        runner=runner, landing=landing, lake=lake, warehouse=warehouse, consent_policy=consent_policy
+        runner=runner,
+        landing=landing,
+        lake=lake,
+        warehouse=warehouse,
+        consent_policy=consent_policy,
+        quarantine_threshold=quarantine_threshold,
     )
     run_id = str(flow_run.get_id() or uuid4())
     args = JobArgs(
@@ -37,6 +43,7 @@ def stedi_lakehouse(
         consent_policy=settings.consent_policy,
     )
     bronze = ingest_landing(args, settings.runner)
+    check_quarantine(bronze, settings.quarantine_threshold)
     silver = curate_silver(args, settings.runner)
     account_records(run_id, settings.consent_policy, bronze, silver)
     gold = build_gold(args, settings.runner)

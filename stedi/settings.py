@@ -14,6 +14,7 @@ RUNNERS: tuple[Runner, ...] = ("local", "glue")
 
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi.duckdb"
+DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its records
 
 
 class SettingsError(ValueError):
@@ -27,6 +28,7 @@ class Settings:
     lake: str
     warehouse: str
     consent_policy: str = "ever"
+    quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
 
     @classmethod
     def resolve(
@@ -36,6 +38,7 @@ class Settings:
         lake: str | None = None,
         warehouse: str | None = None,
         consent_policy: str | None = None,
+        quarantine_threshold: float | None = None,
     ) -> Settings:
         """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
         env = os.environ
@@ -51,7 +54,13 @@ class Settings:
         for name, value in values.items():
             if not value:
                 raise SettingsError(f"{name} is required for the {chosen} runner: pass it or set STEDI_{name.upper()}")
-        settings = cls(runner=chosen, consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"), **values)
+        threshold = quarantine_threshold if quarantine_threshold is not None else env.get("STEDI_QUARANTINE_THRESHOLD")
+        settings = cls(
+            runner=chosen,
+            consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"),
+            quarantine_threshold=_fraction(threshold) if threshold is not None else DEFAULT_QUARANTINE_THRESHOLD,
+            **values,
+        )
         return settings.validated()
 
     def validated(self) -> Settings:
@@ -67,6 +76,16 @@ class Settings:
 
 
 _LOCAL_DEFAULTS = {"landing": SAMPLE_LANDING, "lake": "lake", "warehouse": DEFAULT_WAREHOUSE}
+
+
+def _fraction(value: float | str) -> float:
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}") from None
+    if not 0 <= fraction <= 1:
+        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}")
+    return fraction
 
 
 def _absolute(path: str) -> str:

@@ -13,6 +13,25 @@ class AccountingError(RuntimeError):
     """Some landing records are neither accepted, filtered nor quarantined (or are counted twice)."""
 
 
+class QuarantineThresholdError(RuntimeError):
+    """A source's landing is broken beyond what a run may absorb: a bad export, not stray records."""
+
+
+def check_quarantine_share(bronze: dict[str, Any], threshold: float) -> None:
+    """Fail when any source quarantined more than `threshold` (a fraction) of its landing records."""
+    over = []
+    for name, source in bronze["sources"].items():
+        quarantined = sum(source["quarantined"].values())
+        if source["landing"] and quarantined / source["landing"] > threshold:
+            reasons = ", ".join(f"{rule} {n:,}" for rule, n in sorted(source["quarantined"].items()))
+            over.append(f"{name}: {quarantined:,} of {source['landing']:,} records ({quarantined / source['landing']:.1%}: "
+                        f"{reasons})")
+    if over:
+        raise QuarantineThresholdError(
+            f"quarantine share above {threshold:.0%}: " + "; ".join(over) + " (see <lake>/quarantine/<source>/)"
+        )
+
+
 def build_summary(
     run_id: str,
     consent_policy: str,
@@ -28,6 +47,8 @@ def build_summary(
             "accepted": silver["sources"][name]["accepted"],
             "filtered": dict(sorted(silver["sources"][name]["filtered"].items())),
             "quarantined": dict(sorted(bronze["sources"][name]["quarantined"].items())),
+            "flagged": bronze["sources"][name].get("flagged", {}),
+            "extra_fields": bronze["sources"][name].get("extra_fields", {}),
         }
         for name in SOURCE_TABLES
     }
@@ -43,11 +64,18 @@ def build_summary(
         "consent_policy": consent_policy,
         "tables": tables,
         "sources": sources,
+        "contracts": {table: {"passed": c["passed"], "checks": len(c["checks"])}
+                      for table, c in silver.get("contracts", {}).items()},
         "warnings": warnings,
     }
     if warehouse is not None:
         summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
     return summary
+
+
+def accounting(source: dict[str, Any]) -> dict[str, Any]:
+    """The figures of the accounting identity for one source."""
+    return {key: source[key] for key in ("landing", "accepted", "filtered", "quarantined")}
 
 
 def unaccounted(source: dict[str, Any]) -> int:
@@ -75,6 +103,9 @@ def render(summary: dict[str, Any]) -> str:
         for name, s in summary["sources"].items()
     ]
     lines += format_table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
+    notes = [(name, "flagged (kept)", s.get("flagged", {})) for name, s in summary["sources"].items()]
+    notes += [(name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()]
+    lines += [f"{name}: {what}: {_reasons(counts)}" for name, what, counts in notes if counts]
     if "warehouse" in summary:
         lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
         lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])

@@ -7,7 +7,13 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from stedi.summary import build_summary, check_accounting
+from stedi.summary import build_summary, check_accounting, check_quarantine_share
+
+
+@task(name="check_quarantine", cache_policy=NO_CACHE)
+def check_quarantine(bronze: dict[str, Any], threshold: float) -> None:
+    """Fail the run when a source quarantined more than `threshold` of its landing records."""
+    check_quarantine_share(bronze, threshold)
 
 
 @task(name="account_records", cache_policy=NO_CACHE)

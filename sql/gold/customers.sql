@@ -6,7 +6,8 @@ create table if not exists stedi.customers (
     customer_email      varchar(256) not null,
     customer_name       varchar(256),
     phone_number        varchar(32),
-    birth_date          date,
+    birth_date          date,                   -- NULL when implausible (stedi/rules.py), see the flag
+    is_birth_date_implausible boolean not null,
     registered_at       timestamp,
     last_updated_at     timestamp,
     primary key (customer_key)

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.sources import SOURCES, Source
-from stedi.transforms.bronze import bronze_records, parse_landing, quarantine_records
+from stedi.transforms.bronze import bronze_records, flags, parse_landing, quarantine_records
 
 JOB = "bronze"
 
@@ -23,9 +24,16 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[st
     parsed = lake.read_landing(spark, folder).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
     parsed = parsed.cache()
     try:
-        by_rule = parsed.groupBy("_rule").count().collect()
-        quarantined = {row["_rule"]: row["count"] for row in by_rule if row["_rule"] is not None}
-        landing = sum(row["count"] for row in by_rule)
+        # One pass counts records per broken rule, drifted records and, per warn rule, flagged records.
+        warn_flags = flags(source)
+        measures = {"records": F.count(F.lit(1)), "drifted": F.count(F.col("_extra_fields"))}
+        measures |= {name: F.sum(flag) for name, flag in warn_flags.items()}
+        by_rule = parsed.groupBy("_rule").agg(*[m.alias(n) for n, m in measures.items()]).collect()
+        quarantined = {row["_rule"]: row["records"] for row in by_rule if row["_rule"] is not None}
+        landing = sum(row["records"] for row in by_rule)
+        in_bronze = next((row for row in by_rule if row["_rule"] is None), None)
+        flagged = {name: in_bronze[name] for name in warn_flags if in_bronze and in_bronze[name]}
+        drift = extra_field_counts(parsed) if any(row["drifted"] for row in by_rule) else {}
         lake.publish(parsed.transform(bronze_records(source)), lake.table_path(args.lake, "bronze", source.name))
         lake.publish(
             parsed.transform(quarantine_records(source)),
@@ -39,8 +47,16 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[st
         "landing": landing,
         "bronze": landing - sum(quarantined.values()),
         "quarantined": quarantined,
+        "flagged": flagged,
+        "extra_fields": drift,
         "warnings": [] if files else [f"no landing files in {folder}"],
     }
+
+
+def extra_field_counts(parsed: DataFrame) -> dict[str, int]:
+    """Records per field the source does not declare (schema drift), among records kept in bronze."""
+    keys = parsed.filter(F.col("_rule").isNull()).select(F.explode(F.map_keys(F.col("_extra_fields"))).alias("key"))
+    return {row["key"]: row["count"] for row in keys.groupBy("key").count().orderBy("key").collect()}
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:

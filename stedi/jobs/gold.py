@@ -22,19 +22,23 @@ GOLD_TABLES = (
     "device_ownerships",
     "accelerometer_readings",
     "step_trainer_readings",
+    "lake_snapshot",
 )
 
 
-def build_tables(silver: dict[str, DataFrame], secret: bytes) -> dict[str, DataFrame]:
+def build_tables(silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_development_key: bool
+                 ) -> dict[str, DataFrame]:
     key = gold.keyed_hash(secret)
     current = silver["customer_current"]
+    snapshot = gold.lake_snapshot(args.consent_policy, is_development_key)
     return {
-        "customers": current.transform(gold.customers(key)),
+        "customers": current.transform(gold.customers(key, args.ingested_at_dt)),
         "customer_consents": current.transform(gold.customer_consents(key)),
         "devices": gold.devices(current),
         "device_ownerships": current.transform(gold.device_ownerships(key)),
         "accelerometer_readings": silver["accelerometer_trusted"].transform(gold.accelerometer_readings(key)),
         "step_trainer_readings": silver["step_trainer_trusted"].transform(gold.step_trainer_readings(key)),
+        "lake_snapshot": current.sparkSession.range(1).transform(snapshot),
     }
 
 
@@ -52,7 +56,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         return lake.count_rows(spark, path)
 
     # The gold tables are independent of each other: publishing them side by side keeps both cores busy.
-    built = build_tables(silver, secret)
+    built = build_tables(silver, secret, args, is_development_secret)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gold") as pool:
         rows = dict(zip(built, pool.map(publish, built, built.values()), strict=True))
     tables = {f"gold.{name}": {"rows": rows[name]} for name in GOLD_TABLES}

@@ -8,6 +8,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from schemas.enforce import enforce_contract
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
 from stedi.transforms.silver import (
@@ -26,14 +27,19 @@ JOB = "silver"
 
 
 class _Publisher:
-    """Publishes silver tables and returns them as read back, so downstream steps start from the lake."""
+    """Publishes silver tables once their contract holds on the written data, and returns them as read
+    back, so downstream steps start from the lake. A violated contract publishes nothing for the table."""
 
     def __init__(self, spark: SparkSession, args: JobArgs) -> None:
-        self.spark, self.args, self.rows = spark, args, {}
+        self.spark, self.args, self.rows, self.contracts = spark, args, {}, {}
 
     def __call__(self, table: str, df: DataFrame) -> DataFrame:
         path = lake.table_path(self.args.lake, "silver", table)
-        lake.publish(df, path)
+
+        def check(staged: DataFrame) -> None:
+            self.contracts[table] = enforce_contract(table, staged)
+
+        lake.publish(df, path, check=check)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path)
 
@@ -69,7 +75,8 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
                "step_trainer": "step_trainer_trusted"}
     sources = {name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in trusted.items()}
     tables = {table: {"rows": rows} for table, rows in publish.rows.items()}
-    return write_report(args, JOB, started, {"sources": sources, "tables": tables, "consent_policy": args.consent_policy})
+    report = {"sources": sources, "tables": tables, "contracts": publish.contracts, "consent_policy": args.consent_policy}
+    return write_report(args, JOB, started, report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,11 +10,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from stedi.rules import MALFORMED_JSON, value_rules
 from stedi.sources import Field, Kind, Source
 
 LINEAGE_COLUMNS = ["_source_file", "_ingest_run_id", "_ingested_at"]
 QUARANTINE_COLUMNS = ["source", "rule", "raw_record", *LINEAGE_COLUMNS]
-MALFORMED_JSON = "malformed_json"
 
 SPARK_TYPES: dict[Kind, T.DataType] = {
     "string": T.StringType(),
@@ -64,16 +64,26 @@ def _raw(field: Field) -> Column:
     return F.col("_json")[field.name]
 
 
-def _broken_rule(source: Source) -> Column:
-    """The first rule a record breaks, or NULL when it breaks none."""
+def _broken_rule(source: Source, ingested_at: Column) -> Column:
+    """The first quarantine rule a record breaks (see stedi/rules.py), or NULL when it breaks none."""
+    typed = {f.name: coerce(_raw(f), f.kind) for f in source.fields}
     checks: list[tuple[Column, str]] = [(F.col("_json")[_CORRUPT].isNotNull(), MALFORMED_JSON)]
     checks += [(_raw(f).isNull(), f"missing_{f.name}") for f in source.fields if f.required]
     checks += [
-        (_raw(f).isNotNull() & coerce(_raw(f), f.kind).isNull(), f"uncoercible_{f.name}")
+        (_raw(f).isNotNull() & typed[f.name].isNull(), f"uncoercible_{f.name}")
         for f in source.fields
         if f.kind != "string"
     ]
+    checks += [(r.breaks(typed[r.field], ingested_at), r.name) for r in value_rules(source, "quarantine")]
     return F.coalesce(*[F.when(failed, F.lit(rule)) for failed, rule in checks])
+
+
+def flags(source: Source) -> dict[str, Column]:
+    """Per warn rule of `source`: 1 where a bronze record breaks it, else 0."""
+    return {
+        r.name: F.when(r.breaks(F.col(r.field), F.col("_ingested_at")), 1).otherwise(0)
+        for r in value_rules(source, "warn")
+    }
 
 
 def _with_canonical_keys(source: Source, text: Column) -> Column:
@@ -112,7 +122,7 @@ def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callabl
         parsed = (
             lines.filter(F.trim(F.col("value")) != "")
             .withColumn("_json", json)
-            .withColumn("_rule", _broken_rule(source))
+            .withColumn("_rule", _broken_rule(source, F.lit(ingested_at).cast("timestamp")))
         )
         return parsed.select(
             *[coerce(_raw(f), f.kind).alias(f.name) for f in source.fields],

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from stedi.rules import rule
 from stedi.transforms.silver import device_ownership
 
 CONSENT_TYPES = {"research": "research_consent_at", "public": "public_consent_at", "friends": "friends_consent_at"}
@@ -42,16 +44,31 @@ def _ts(column: str, name: str | None = None) -> Column:
     return F.col(column).cast("timestamp_ntz").alias(name or column)
 
 
-def customers(key: Callable[[Column], Column]) -> Callable[[DataFrame], DataFrame]:
+def customers(key: Callable[[Column], Column], ingested_at: datetime) -> Callable[[DataFrame], DataFrame]:
+    """An implausible birthday (a data-entry default such as 1900-01-01) is published as NULL, flagged."""
+    implausible = rule("birth_date_implausible").breaks(F.col("birth_date"), F.lit(ingested_at).cast("timestamp"))
+
     def transform(customer_current: DataFrame) -> DataFrame:
         return customer_current.select(
             key(F.col("customer_email")).alias("customer_key"),
             F.col("customer_email"),
             F.col("customer_name"),
             F.col("phone_number"),
-            F.col("birth_date"),
+            F.when(~implausible, F.col("birth_date")).alias("birth_date"),
+            F.coalesce(implausible, F.lit(False)).alias("is_birth_date_implausible"),
             _ts("registered_at"),
             _ts("last_updated_at"),
+        )
+
+    return transform
+
+
+def lake_snapshot(consent_policy: str, uses_development_key: bool) -> Callable[[DataFrame], DataFrame]:
+    """One row describing the snapshot; `one_row` is any single-row frame (no Python data to ship)."""
+
+    def transform(one_row: DataFrame) -> DataFrame:
+        return one_row.select(
+            F.lit(consent_policy).alias("consent_policy"), F.lit(uses_development_key).alias("uses_development_key")
         )
 
     return transform

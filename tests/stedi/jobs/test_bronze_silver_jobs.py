@@ -8,14 +8,17 @@ import pytest
 from stedi import lake
 from stedi.jobs import bronze, silver
 from stedi.jobs.common import JobArgs
-from stedi.summary import build_summary, check_accounting
+from schemas.enforce import ContractViolation
+from stedi.summary import accounting, build_summary, check_accounting
 
+S1 = "50f7b4f3-7af5-4b07-a421-7b902c8d2b7c"
+S2 = "20400202-c1da-4328-8e94-5bacc7d61ecb"
 CUSTOMERS = [
     {"customerName": "Ann Lee", "email": "Ann.Lee@x.com", "phone": "8015551212", "birthDay": "1990-01-01",
-     "serialNumber": "s-1", "registrationDate": 1655564000000, "lastUpdateDate": 1655564000000,
+     "serialNumber": S1, "registrationDate": 1655564000000, "lastUpdateDate": 1655564000000,
      "shareWithResearchAsOfDate": 1655564000000},
     {"customerName": "Bo Park", "email": "bo.park@x.com", "phone": "8015551212", "birthDay": "1980-01-01",
-     "serialNumber": "s-2", "registrationDate": 1655564000000, "lastUpdateDate": 1655564000000},
+     "serialNumber": S2, "registrationDate": 1655564000000, "lastUpdateDate": 1655564000000},
 ]
 
 
@@ -24,8 +27,9 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> None:
     (folder / name).write_text("\n".join(lines) + "\n")
 
 
-def run_jobs(spark, landing: Path, lake_dir: Path) -> dict:
-    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id="run-1", ingested_at="2026-11-22T00:00:00+00:00")
+def run_jobs(spark, landing: Path, lake_dir: Path, consent_policy: str = "ever") -> dict:
+    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id="run-1", ingested_at="2026-11-22T00:00:00+00:00",
+                   consent_policy=consent_policy)
     bronze_report = bronze.run(spark, args)
     silver_report = silver.run(spark, args)
     return build_summary(args.run_id, args.consent_policy, bronze_report, silver_report)
@@ -41,12 +45,12 @@ def landing(tmp_path: Path) -> Path:
 def test_empty_landing_folder_for_one_source_gives_a_clear_result(spark, landing, tmp_path):
     (landing / "accelerometer" / "landing").mkdir(parents=True)  # present but empty
     write_lines(landing / "step_trainer" / "landing", "st-1.json", [
-        json.dumps({"sensorReadingTime": 1655564000001, "serialNumber": "s-1", "distanceFromObject": 240}),
+        json.dumps({"sensorReadingTime": 1655564000001, "serialNumber": S1, "distanceFromObject": 240}),
     ])
     summary = run_jobs(spark, landing, tmp_path / "lake")
 
     check_accounting(summary)
-    assert summary["sources"]["accelerometer"] == {"landing": 0, "accepted": 0, "filtered": {}, "quarantined": {}}
+    assert accounting(summary["sources"]["accelerometer"]) == {"landing": 0, "accepted": 0, "filtered": {}, "quarantined": {}}
     # without accelerometer readings nobody is curated, so the step-trainer reading is filtered, not lost
     assert summary["sources"]["step_trainer"]["filtered"] == {"owner_not_curated": 1}
     assert summary["tables"]["customer_trusted"]["rows"] == 1
@@ -65,8 +69,95 @@ def test_malformed_line_is_quarantined_with_raw_text_and_counted(spark, landing,
     summary = run_jobs(spark, landing, tmp_path / "lake")
 
     check_accounting(summary)
-    assert summary["sources"]["accelerometer"] == {
+    assert accounting(summary["sources"]["accelerometer"]) == {
         "landing": 2, "accepted": 1, "filtered": {}, "quarantined": {"malformed_json": 1}}
     quarantine = spark.read.json(lake.table_path(str(tmp_path / "lake"), "quarantine", "accelerometer")).collect()
     assert [(q.rule, q.raw_record, q._ingest_run_id) for q in quarantine] == [
         ("malformed_json", '{"user": "ann.lee@x.com", "timestamp": 16555', "run-1")]
+
+
+def silver_rows(spark, lake_dir: Path, table: str) -> list:
+    return sorted(spark.read.parquet(lake.table_path(str(lake_dir), "silver", table)).collect())
+
+
+def test_contract_violation_fails_the_run_and_publishes_nothing_for_that_table(spark, landing, tmp_path):
+    reading = json.dumps({"sensorReadingTime": 1655564000001, "serialNumber": S1, "distanceFromObject": 240})
+    write_lines(landing / "accelerometer" / "landing", "acc-1.json", [
+        json.dumps({"user": "ann.lee@x.com", "timestamp": 1655564000001, "x": 1.0, "y": 0.0, "z": 0.0})])
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [reading])
+    run_jobs(spark, landing, tmp_path / "lake")
+    before = silver_rows(spark, tmp_path / "lake", "step_trainer_trusted")
+
+    # the device sends the same reading again with another distance: (serial, time) is no longer a key
+    write_lines(landing / "step_trainer" / "landing", "st-2.json", [reading.replace("240", "241")])
+    with pytest.raises(ContractViolation, match="step_trainer_trusted.*unique on serial_number, reading_at: 2 offending"):
+        run_jobs(spark, landing, tmp_path / "lake")
+    assert silver_rows(spark, tmp_path / "lake", "step_trainer_trusted") == before
+    assert not list((tmp_path / "lake" / "silver").glob("_staging-*"))
+
+
+CLEAN_CUSTOMER = {"customerName": "Cy Ray", "email": "cy.ray@x.com", "phone": "8015551213", "birthDay": "1985-02-03",
+                  "serialNumber": S2, "registrationDate": 1655564000000, "lastUpdateDate": 1655564000000,
+                  "shareWithResearchAsOfDate": 1655564000000}
+CLEAN_READINGS = [{"user": "cy.ray@x.com", "timestamp": 1655564000000 + i, "x": 1.0, "y": -1.0, "z": 0.0}
+                  for i in range(4)]
+CLEAN_STEPS = [{"sensorReadingTime": 1655564000000 + i, "serialNumber": S2, "distanceFromObject": 200 + i}
+               for i in range(4)]
+BROKEN_READINGS = {
+    '{"user": "cy.ray@x.com", "timestamp": 16555': "malformed_json",
+    '{"timestamp": 1655564000009, "x": 1.0, "y": 0.0, "z": 0.0}': "missing_user",
+    '{"user": "cy.ray@x.com", "timestamp": "yesterday", "x": 1.0}': "uncoercible_timestamp",
+    '{"user": "cy.ray@x.com", "timestamp": 978307200000, "x": 1.0}': "timestamp_out_of_range",
+}
+BROKEN_STEPS = {
+    '{"sensorReadingTime": 1655564000009, "serialNumber": "' + S2 + '", "distanceFromObject": -3}': "negative_distance",
+    '["not", "an", "object"]': "malformed_json",
+}
+
+
+def drifted_landing(root: Path) -> None:
+    """The clean records as real exports deliver them, plus broken lines."""
+    customer = dict(CLEAN_CUSTOMER, phone=8015551213, registrationDate="1655564000000",
+                    lastUpdateDate=1655564000000.0, shareWithPublicAsOfDate=None)
+    customer["EMAIL"] = customer.pop("email")  # key casing
+    readings = [
+        {"User": "cy.ray@x.com", "timeStamp": 1655564000000, "x": 1.0, "y": -1.0, "z": 0.0},  # key casing
+        {"user": "cy.ray@x.com", "timestamp": "1655564000001", "x": "1", "y": "-1", "z": 0},  # numbers as strings
+        {"user": "cy.ray@x.com", "timestamp": 1655564000002.0, "x": 1.0, "y": -1.0, "z": 0.0},  # epoch as float
+        {"user": "cy.ray@x.com", "timestamp": 1655564000003, "x": 1.0, "y": -1.0, "z": 0.0, "appVersion": "2.1"},
+    ]
+    steps = [dict(s, distanceFromObject=float(s["distanceFromObject"])) for s in CLEAN_STEPS]
+    write_lines(root / "customer" / "landing", "customer.json", [json.dumps(c) for c in (*CUSTOMERS, customer)])
+    write_lines(root / "accelerometer" / "landing", "acc.json", [json.dumps(r) for r in readings] + list(BROKEN_READINGS))
+    write_lines(root / "step_trainer" / "landing", "st.json", [json.dumps(s) for s in steps] + list(BROKEN_STEPS))
+
+
+def clean_landing(root: Path) -> None:
+    write_lines(root / "customer" / "landing", "customer.json", [json.dumps(c) for c in (*CUSTOMERS, CLEAN_CUSTOMER)])
+    write_lines(root / "accelerometer" / "landing", "acc.json", [json.dumps(r) for r in CLEAN_READINGS])
+    write_lines(root / "step_trainer" / "landing", "st.json", [json.dumps(s) for s in CLEAN_STEPS])
+
+
+def test_drift_is_absorbed_and_breakage_quarantined_with_every_record_accounted(spark, tmp_path):
+    clean_landing(tmp_path / "clean")
+    drifted_landing(tmp_path / "drifted")
+    clean = run_jobs(spark, tmp_path / "clean", tmp_path / "clean-lake")
+    drifted = run_jobs(spark, tmp_path / "drifted", tmp_path / "drifted-lake")
+
+    check_accounting(drifted)
+    for table in ("customer_trusted", "accelerometer_trusted", "step_trainer_trusted", "machine_learning_curated"):
+        assert silver_rows(spark, tmp_path / "drifted-lake", table) == silver_rows(spark, tmp_path / "clean-lake", table)
+    assert drifted["tables"]["machine_learning_curated"]["rows"] == clean["tables"]["machine_learning_curated"]["rows"] == 4
+    assert drifted["sources"]["accelerometer"]["quarantined"] == {r: 1 for r in BROKEN_READINGS.values()}
+    assert drifted["sources"]["step_trainer"]["quarantined"] == {r: 1 for r in BROKEN_STEPS.values()}
+    assert drifted["sources"]["accelerometer"]["extra_fields"] == {"appversion": 1}
+    quarantine = spark.read.json(lake.table_path(str(tmp_path / "drifted-lake"), "quarantine", "accelerometer"))
+    assert {(q.raw_record, q.rule) for q in quarantine.collect()} == set(BROKEN_READINGS.items())
+
+
+def test_implausible_birthdays_are_counted_not_dropped(spark, tmp_path):
+    old = dict(CLEAN_CUSTOMER, birthDay="967-01-01")
+    write_lines(tmp_path / "landing" / "customer" / "landing", "c.json", [json.dumps(old)])
+    summary = run_jobs(spark, tmp_path / "landing", tmp_path / "lake")
+    assert summary["sources"]["customer"]["flagged"] == {"birth_date_implausible": 1}
+    assert summary["sources"]["customer"]["accepted"] == 1

@@ -4,9 +4,9 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
+from stedi.rules import MALFORMED_JSON
 from stedi.sources import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 from stedi.transforms.bronze import (
-    MALFORMED_JSON,
     QUARANTINE_COLUMNS,
     bronze_records,
     bronze_schema,

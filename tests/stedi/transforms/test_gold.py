@@ -1,11 +1,12 @@
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from stedi.jobs.common import JobArgs
 from stedi.jobs.gold import build_tables
 from stedi.transforms.gold import keyed_hash
 from stedi.transforms.silver import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAINER_COLUMNS
@@ -20,6 +21,7 @@ SPARK_TYPE_FOR = {
     "BIGINT": T.LongType(),
     "DOUBLE PRECISION": T.DoubleType(),
     "BOOLEAN": T.BooleanType(),
+    "BOOL": T.BooleanType(),
 }
 T0 = datetime(2022, 6, 18, 15, 0, 0)
 
@@ -41,8 +43,8 @@ def test_keyed_hash_is_hmac_sha256(spark, secret, email):
 @pytest.fixture(scope="module")
 def gold_tables(spark):
     customer = spark.createDataFrame(
-        [("a@x.com", "Ann", "8015551212", None, "s-1", T0, T0, T0, None, T0),
-         ("b@x.com", "Bo", "8015551212", None, "s-2", T0, T0, None, T0, None)],
+        [("a@x.com", "Ann", "8015551212", date(1990, 5, 1), "s-1", T0, T0, T0, None, T0),
+         ("b@x.com", "Bo", "8015551212", date(967, 1, 1), "s-2", T0, T0, None, T0, None)],
         "customer_email string, customer_name string, phone_number string, birth_date date, serial_number string, "
         "registered_at timestamp, last_updated_at timestamp, research_consent_at timestamp, "
         "public_consent_at timestamp, friends_consent_at timestamp",
@@ -54,7 +56,8 @@ def gold_tables(spark):
                                   "serial_number string, customer_email string, reading_at timestamp, distance_cm long"
                                   ).select(*STEP_TRAINER_COLUMNS)
     silver = {"customer_current": customer, "accelerometer_trusted": accel, "step_trainer_trusted": steps}
-    return build_tables(silver, b"test-secret")
+    args = JobArgs(landing="-", lake="-", run_id="r", ingested_at="2026-11-22T00:00:00+00:00")
+    return build_tables(silver, b"test-secret", args, is_development_key=False)
 
 
 def test_every_gold_table_has_its_ddl_columns_in_order_and_type(gold_tables):
@@ -82,3 +85,13 @@ def test_analyst_tables_carry_no_email(gold_tables):
     for name, df in gold_tables.items():
         if name != "customers":
             assert not {"customer_email", "customer_name", "phone_number", "birth_date"} & set(df.columns), name
+
+
+def test_implausible_birthday_is_nulled_and_flagged_and_the_customer_stays(gold_tables):
+    rows = {r.customer_name: (r.birth_date, r.is_birth_date_implausible) for r in gold_tables["customers"].collect()}
+    # 1990 is plausible; year 967 is a data-entry default: the customer stays, the birthday does not
+    assert rows == {"Ann": (date(1990, 5, 1), False), "Bo": (None, True)}
+
+
+def test_lake_snapshot_records_the_consent_policy(gold_tables):
+    assert [tuple(r) for r in gold_tables["lake_snapshot"].collect()] == [("ever", False)]

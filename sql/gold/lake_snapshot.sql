@@ -1,0 +1,10 @@
+-- The lake snapshot the warehouse holds: one row saying how it was built. The consent policy decides
+-- which readings the training set may contain; development keys are not the production pseudonyms.
+-- DISTSTYLE ALL: a single row.
+create table if not exists stedi.lake_snapshot (
+    consent_policy          varchar(16)  not null,  -- ever | as-of
+    uses_development_key    boolean      not null,
+    primary key (consent_policy)
+)
+diststyle all
+sortkey (consent_policy);
