@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 
 from stedi.jobs.common import JobArgs
 from stedi.settings import Settings
+from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
 from tasks.summary import account_records, check_quarantine, summarize_run
 from tasks.warehouse import load_warehouse
@@ -51,4 +52,6 @@ def stedi_lakehouse(
     expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
     loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
     reports = {"bronze": bronze, "silver": silver, "gold": gold}
-    return summarize_run(run_id, settings.consent_policy, reports, loaded)
+    summary = summarize_run(run_id, settings.consent_policy, reports, loaded)
+    publish_run_report(summary)
+    return summary

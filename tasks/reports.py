@@ -1,0 +1,63 @@
+"""Publishing the run summary to the Prefect UI as artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+ROWS_KEY = "stedi-rows"
+ACCOUNTING_KEY = "stedi-accounting"
+CONTRACTS_KEY = "stedi-contracts"
+SUMMARY_KEY = "stedi-run-summary"
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason}: {n:,}" for reason, n in counts.items()) or "-"
+
+
+def _zone(table: str) -> str:
+    if table.endswith("_landing"):
+        return "landing"
+    return "gold" if table.startswith("gold.") else "silver"
+
+
+@task(name="publish_run_report", cache_policy=NO_CACHE)
+def publish_run_report(summary: dict[str, Any]) -> None:
+    """Publish rows per table, the accounting per source and the contract results as artifacts."""
+    rows = [{"zone": _zone(t), "table": t.removeprefix("gold."), "rows": v["rows"]} for t, v in summary["tables"].items()]
+    rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
+    create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
+    accounting = [
+        {"source": name, "landing": s["landing"], "accepted": s["accepted"], "filtered": _reasons(s["filtered"]),
+         "quarantined": _reasons(s["quarantined"]), "flagged (kept)": _reasons(s.get("flagged", {})),
+         "unknown fields": _reasons(s.get("extra_fields", {}))}
+        for name, s in summary["sources"].items()
+    ]
+    create_table_artifact(accounting, key=ACCOUNTING_KEY, description="Every landing record: accepted, filtered or quarantined")
+    contracts = [{"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()]
+    create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
+    warnings = "".join(f"\n- {w}" for w in summary.get("warnings", [])) or "\nnone"
+    create_markdown_artifact(
+        key=SUMMARY_KEY,
+        description="STEDI lakehouse run summary",
+        markdown=f"""# STEDI lakehouse run `{summary['run_id']}`: {summary['status']}
+
+Consent policy: **{summary['consent_policy']}**. Warehouse: `{summary.get('warehouse', {}).get('url', '-')}`.
+
+| | |
+|---|---|
+| machine-learning training set | **{summary['tables'].get('machine_learning_curated', {}).get('rows', 0):,}** rows |
+| landing records | {sum(s['landing'] for s in summary['sources'].values()):,} |
+| accepted | {sum(s['accepted'] for s in summary['sources'].values()):,} |
+| filtered (business rules) | {sum(sum(s['filtered'].values()) for s in summary['sources'].values()):,} |
+| quarantined | {sum(sum(s['quarantined'].values()) for s in summary['sources'].values()):,} |
+
+Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/artifacts/key/{ACCOUNTING_KEY}),
+[data contracts](/artifacts/key/{CONTRACTS_KEY}).
+
+Warnings:{warnings}
+""",
+    )
