@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any
 from uuid import uuid4
@@ -9,7 +10,9 @@ from uuid import uuid4
 from prefect import flow
 from prefect.runtime import flow_run
 
+from stedi import secrets
 from stedi.jobs.common import JobArgs
+from stedi.secrets import SECRET_ENV
 from stedi.settings import Settings
 from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
@@ -43,6 +46,8 @@ def stedi_lakehouse(
         ingested_at=datetime.now(timezone.utc).isoformat(),
         consent_policy=settings.consent_policy,
     )
+    if settings.runner == "local" and not os.environ.get(SECRET_ENV):
+        secrets.provide(secrets.load_from_prefect())
     bronze = ingest_landing(args, settings.runner)
     check_quarantine(bronze, settings.quarantine_threshold)
     silver = curate_silver(args, settings.runner)

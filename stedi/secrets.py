@@ -14,9 +14,29 @@ class MissingSecretError(RuntimeError):
     pass
 
 
+SECRET_BLOCK = "stedi-pseudonym-key"
+_provided: str | None = None
+
+
+def provide(value: str | None) -> None:
+    """Hand the secret to in-process jobs (the flow loads it from a Prefect Secret block)."""
+    global _provided
+    _provided = value
+
+
+def load_from_prefect() -> str | None:
+    """The Prefect Secret block `stedi-pseudonym-key`, if the workspace has one."""
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(SECRET_BLOCK).get()
+    except ValueError:  # no such block
+        return None
+
+
 def pseudonym_secret(local: bool) -> tuple[bytes, bool]:
-    """(secret, is_development_secret)."""
-    value = os.environ.get(SECRET_ENV)
+    """(secret, is_development_secret): the environment first, then what the flow provided."""
+    value = os.environ.get(SECRET_ENV) or _provided
     if value:
         return value.encode(), False
     if local:

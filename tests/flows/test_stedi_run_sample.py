@@ -124,3 +124,50 @@ def test_consent_funnel_figures(sample_runs):
     assert [(stage, n) for _, stage, n in rows] == [
         ("customers landed", 956), ("gave research consent", 482), ("with accelerometer readings", 482),
         ("in the training set", 482)]
+
+
+@pytest.fixture(scope="module")
+def as_of_run(tmp_path_factory) -> dict:
+    import json
+
+    from tests.conftest import stedi_run
+
+    tmp_path = tmp_path_factory.mktemp("as-of-run")
+    warehouse = tmp_path / "warehouse.duckdb"
+    result = stedi_run(tmp_path, "--consent-policy", "as-of", "--lake", str(tmp_path / "lake"),
+                       "--warehouse", f"duckdb:///{warehouse}", "--summary", str(tmp_path / "summary.json"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"summary": json.loads((tmp_path / "summary.json").read_text()), "warehouse": warehouse}
+
+
+def test_as_of_policy_keeps_only_readings_from_consent_on(as_of_run):
+    summary = as_of_run["summary"]
+    assert summary["consent_policy"] == "as-of"
+    assert summary["tables"]["accelerometer_trusted"]["rows"] == 32_025
+    assert summary["sources"]["accelerometer"]["filtered"]["before_research_consent"] == 40_981 - 32_025
+
+
+def test_as_of_training_set_has_no_reading_before_consent(as_of_run):
+    import duckdb
+
+    db = duckdb.connect()
+    db.execute(f"attach '{as_of_run['warehouse']}' as w (read_only)")
+    early = db.execute("""
+        select count(*) from w.stedi.machine_learning_training_set as t
+        join w.stedi.customer_consents as c on c.customer_key = t.customer_key and c.consent_type = 'research'
+        where t.reading_at < c.consented_at""").fetchone()[0]
+    assert early == 0
+    assert db.execute("select consent_policy from w.stedi.lake_snapshot").fetchall() == [("as-of",)]
+    assert db.execute("select count(*) from w.stedi.machine_learning_training_set").fetchone()[0] > 0
+
+
+def test_analyst_facing_tables_carry_no_pii(sample_runs):
+    import duckdb
+
+    pii = {"customer_email", "customer_name", "phone_number", "birth_date", "email", "phone", "birthday"}
+    db = duckdb.connect()
+    db.execute(f"attach '{sample_runs['warehouse']}' as w (read_only)")
+    columns = db.execute("""select table_name, column_name from information_schema.columns
+                            where table_catalog = 'w' and table_schema = 'stedi'""").fetchall()
+    leaking = {(t, c) for t, c in columns if t != "customers" and c in pii}
+    assert not leaking and {c for t, c in columns if t == "customers"} >= {"customer_email", "birth_date"}

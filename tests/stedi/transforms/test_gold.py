@@ -95,3 +95,10 @@ def test_implausible_birthday_is_nulled_and_flagged_and_the_customer_stays(gold_
 
 def test_lake_snapshot_records_the_consent_policy(gold_tables):
     assert [tuple(r) for r in gold_tables["lake_snapshot"].collect()] == [("ever", False)]
+
+
+def test_customer_key_is_stable_for_a_secret_and_changes_with_it(spark):
+    df = spark.createDataFrame([("ann.lee@x.com",)], "email string")
+    first, again, other = (df.select(keyed_hash(k)(F.col("email"))).first()[0] for k in (b"s1", b"s1", b"s2"))
+    assert first == again != other
+    assert "ann" not in first and len(first) == 64
