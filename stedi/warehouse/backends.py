@@ -192,7 +192,9 @@ def _parquet_as_csv(gold_path: str, table: Table) -> bytes:
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
-    data = ds.dataset(gold_path, format="parquet").to_table(columns=table.column_names)
+    # One chunk per table: pyarrow's CSV writer emits NUL bytes for an empty chunk (an empty part file)
+    # followed by a quoted boolean.
+    data = ds.dataset(gold_path, format="parquet").to_table(columns=table.column_names).combine_chunks()
     buffer = io.BytesIO()
     pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
     return buffer.getvalue()

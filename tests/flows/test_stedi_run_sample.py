@@ -76,6 +76,7 @@ GOLD_ROWS = {
     "device_ownerships": 956,
     "accelerometer_readings": 40_981,
     "step_trainer_readings": 14_460,
+    "lake_snapshot": 1,
     "machine_learning_training_set": 40_981,  # the view over the two reading tables
 }
 
