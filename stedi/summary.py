@@ -70,6 +70,8 @@ def build_summary(
     }
     if warehouse is not None:
         summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
+        summary["warnings"] += [f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
+                                for name in warehouse.get("recreated", [])]
     return summary
 
 

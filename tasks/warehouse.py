@@ -36,4 +36,5 @@ def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> 
     if is_local(lake):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
         verify_gold_layout(catalog, lake)
     loaded = load_gold(backend, lake, expected_rows, catalog)
-    return {"url": backend.display_url, "tables": loaded["tables"], "checks": loaded["checks"]}
+    return {"url": backend.display_url, "tables": loaded["tables"], "checks": loaded["checks"],
+            "recreated": loaded["recreated"]}

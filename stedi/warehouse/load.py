@@ -88,7 +88,7 @@ def load_gold(
     try:
         backend.begin(connection)
         sql = _Recorder(connection.cursor())
-        checks = _load(backend, sql, catalog, lake_root, expected_rows)
+        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows)
         connection.commit()
     except BaseException:
         connection.rollback()
@@ -96,11 +96,31 @@ def load_gold(
     finally:
         connection.close()
     return {"tables": {r.table: r.observed for r in checks if r.check == "row_count"},
-            "checks": [r.as_dict() for r in checks], "statements": sql.statements}
+            "checks": [r.as_dict() for r in checks], "recreated": recreated, "statements": sql.statements}
+
+
+def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[str]:
+    """Tables the warehouse has with other columns than their DDL now declares (an older release's)."""
+    outdated = []
+    for table in catalog.tables:
+        query = template("existing_columns").format(schema=backend.schema, table=table.name)
+        existing = [row[0] for row in sql.execute(query).fetchall()]
+        if existing and existing != table.column_names:
+            outdated.append(table.name)
+    return outdated
 
 
 def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, expected_rows: dict[str, int]):
     sql.execute(f"create schema if not exists {backend.schema}")
+    # Every load makes each table equal to its gold snapshot, so a table whose columns changed between
+    # releases is recreated rather than altered (views go first: they depend on the tables).
+    recreated = outdated_tables(backend, sql, catalog)
+    if recreated:
+        for view in catalog.views:
+            sql.execute(f"drop view if exists {backend.qualified(view.name)}")
+        for name in recreated:
+            log.warning("recreating %s: its columns differ from sql/gold/%s.sql", backend.qualified(name), name)
+            sql.execute(f"drop table {backend.qualified(name)}")
     for table in catalog.tables:
         sql.execute(render(table.ddl, backend.dialect, backend.schema))
     for view in catalog.views:
@@ -118,7 +138,7 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
     failed = [r for r in results if not r.passed]
     if failed:
         raise WarehouseCheckError(failed)
-    return results
+    return results, recreated
 
 
 __all__ = ["load_gold", "verify_gold_layout", "GoldSchemaError", "WarehouseCheckError", "CheckResult"]

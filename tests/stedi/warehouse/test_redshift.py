@@ -27,6 +27,9 @@ class FakeCursor:
     def fetchone(self):
         return (0,)
 
+    def fetchall(self):
+        return []  # no table exists yet
+
 
 class FakeConnection:
     def __init__(self):
