@@ -1,0 +1,85 @@
+"""`prefect deployment run 'stedi-lakehouse/local'` end to end, exactly as a user does it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, seconds: int = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "prefect server exited"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"prefect server at {url} not healthy after {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
+    api = f"http://127.0.0.1:{free_port()}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PWD": str(REPO)}
+    prefect = str(BIN / "prefect")
+
+    def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([prefect, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result
+
+    port = api.split(":")[2].split("/")[0]
+    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", port], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_until_healthy(api, server)
+        run("work-pool", "create", "stedi-local", "--type", "process")
+        run("--no-prompt", "deploy", "--all")
+        worker = subprocess.Popen([prefect, "worker", "start", "--pool", "stedi-local"], env=env, cwd=REPO,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+        params = f'{{"lake": "{lake}", "warehouse": "duckdb:///{warehouse}"}}'
+        result = run("deployment", "run", "stedi-lakehouse/local", "--params", params, "--watch", timeout=900)
+        assert "Completed" in result.stdout + result.stderr
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(server)
+
+    assert ds.dataset(str(lake / "silver" / "machine_learning_curated"), format="parquet").count_rows() == 40_981
+    assert ds.dataset(str(lake / "silver" / "customer_trusted"), format="parquet").count_rows() == 482
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        assert db.execute("select count(*) from stedi.machine_learning_training_set").fetchone()[0] == 40_981
+        assert db.execute("select count(*) from stedi.step_trainer_readings").fetchone()[0] == 14_460
