@@ -16,8 +16,6 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-ZONES = ("bronze", "silver", "gold", "quarantine")
-
 
 def is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")

@@ -9,8 +9,6 @@ from stedi import lake
 from stedi.jobs.common import JobArgs
 from stedi.spark import get_session
 
-JOBS = ("bronze", "silver", "gold")
-
 
 class Runner(Protocol):
     def run(self, job: str, args: JobArgs) -> dict[str, Any]:
