@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from schemas.enforce import enforce_contract
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.sources import SOURCES
 from stedi.transforms.silver import (
     FILTER_REASON,
     accepted,
@@ -24,6 +25,9 @@ from stedi.transforms.silver import (
 )
 
 JOB = "silver"
+# A source's `accepted` records are the rows of its trusted table.
+TRUSTED_TABLE = {"customer": "customer_trusted", "accelerometer": "accelerometer_trusted",
+                 "step_trainer": "step_trainer_trusted"}
 
 
 class _Publisher:
@@ -46,8 +50,7 @@ class _Publisher:
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
-    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name)) for name in (
-        "customer", "accelerometer", "step_trainer")}
+    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name)) for name in SOURCES}
     publish = _Publisher(spark, args)
     filtered: dict[str, dict[str, int]] = {}
 
@@ -71,9 +74,9 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
 
     for frame in (customers, readings, steps):
         frame.unpersist()
-    trusted = {"customer": "customer_trusted", "accelerometer": "accelerometer_trusted",
-               "step_trainer": "step_trainer_trusted"}
-    sources = {name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in trusted.items()}
+    sources = {
+        name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in TRUSTED_TABLE.items()
+    }
     tables = {table: {"rows": rows} for table, rows in publish.rows.items()}
     report = {"sources": sources, "tables": tables, "contracts": publish.contracts, "consent_policy": args.consent_policy}
     return write_report(args, JOB, started, report)
