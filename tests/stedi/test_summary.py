@@ -34,3 +34,24 @@ def test_unbalanced_accounting_fails_naming_the_source(accepted, gap):
 def test_render_shows_every_table_and_reason():
     text = render(summary(accepted=6))
     assert "customer_landing" in text and "no_research_consent 3" in text and "malformed_json 1" in text
+
+
+def bronze_report(landing: int, quarantined: dict) -> dict:
+    return {"sources": {"accelerometer": {"landing": landing, "quarantined": quarantined}}}
+
+
+@pytest.mark.parametrize(
+    ("quarantined", "fails"),
+    [
+        ({"malformed_json": 5}, False),  # exactly 5% is still within the threshold
+        ({"malformed_json": 4, "missing_user": 2}, True),  # 6%: a bad export, not stray records
+    ],
+)
+def test_quarantine_share_above_the_threshold_fails_loudly(quarantined, fails):
+    from stedi.summary import QuarantineThresholdError, check_quarantine_share
+
+    if fails:
+        with pytest.raises(QuarantineThresholdError, match=r"accelerometer: 6 of 100 records \(6.0%: malformed_json 4"):
+            check_quarantine_share(bronze_report(100, quarantined), 0.05)
+    else:
+        check_quarantine_share(bronze_report(100, quarantined), 0.05)
