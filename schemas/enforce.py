@@ -58,8 +58,12 @@ def _violated(check: Check, value: Column) -> Column:
 
 
 def _structure_errors(model: Any, df: DataFrame) -> list[str]:
+    # Columns, types and no undeclared column: metadata only. Nullability and checks are counted below,
+    # so they are lifted here, where pandera would run a Spark job for each.
+    schema = model.to_schema()
+    structure = schema.update_columns({name: {"nullable": True, "checks": []} for name in schema.columns})
     with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        validated = model.validate(check_obj=df.limit(0))
+        validated = structure.validate(check_obj=df.limit(0))
     errors = validated.pandera.errors or {}
     return [f"{entry['check']} on {entry.get('column') or 'table'}: {entry['error']}"
             for kinds in errors.values() for entries in kinds.values() for entry in entries]
