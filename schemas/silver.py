@@ -14,6 +14,7 @@ from stedi.rules import PLAUSIBLE_READINGS_FROM
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"  # normalised: trimmed, lower case, one @, a dotted domain
 SERIAL = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # step trainers carry UUIDs
+PSEUDONYM = r"^[0-9a-f]{64}$"  # HMAC-SHA256 in hex (stedi/transforms/pseudonyms.py)
 READINGS_FROM = datetime.combine(PLAUSIBLE_READINGS_FROM, datetime.min.time())
 
 
@@ -78,6 +79,7 @@ class StepTrainerTrusted(DataFrameModel):
 
 class MachineLearningCurated(DataFrameModel):
     # No email, name, phone or birthday: `strict` refuses any column not declared here.
+    customer_key: T.StringType() = Field(nullable=False, str_matches=PSEUDONYM)
     serial_number: T.StringType() = Field(nullable=False, str_matches=SERIAL)
     reading_at: T.TimestampType() = Field(nullable=False, ge=READINGS_FROM)
     distance_cm: T.LongType() = Field(nullable=True, ge=0)

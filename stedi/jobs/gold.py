@@ -13,6 +13,7 @@ from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.secrets import pseudonym_secret
 from stedi.transforms import gold
+from stedi.transforms.pseudonyms import keyed_hash
 
 JOB = "gold"
 GOLD_TABLES = (
@@ -28,7 +29,7 @@ GOLD_TABLES = (
 
 def build_tables(silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_development_key: bool
                  ) -> dict[str, DataFrame]:
-    key = gold.keyed_hash(secret)
+    key = keyed_hash(secret)
     current = silver["customer_current"]
     snapshot = gold.lake_snapshot(args.consent_policy, is_development_key)
     return {

@@ -11,7 +11,9 @@ from pyspark.sql import DataFrame, SparkSession
 from schemas.enforce import enforce_contract
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.secrets import pseudonym_secret
 from stedi.sources import SOURCES
+from stedi.transforms.pseudonyms import keyed_hash
 from stedi.transforms.silver import (
     FILTER_REASON,
     accepted,
@@ -70,7 +72,9 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     filtered["step_trainer"] = reason_counts(steps, FILTER_REASON)
     step_trainer_trusted = publish("step_trainer_trusted", accepted(steps))
 
-    publish("machine_learning_curated", step_trainer_trusted.transform(pair_readings(accelerometer_trusted)))
+    secret, _ = pseudonym_secret(local=lake.is_local(args.lake))
+    pairs = pair_readings(accelerometer_trusted, keyed_hash(secret))
+    publish("machine_learning_curated", step_trainer_trusted.transform(pairs))
 
     for frame in (customers, readings, steps):
         frame.unpersist()

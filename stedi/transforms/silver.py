@@ -31,7 +31,7 @@ CUSTOMER_COLUMNS = [
 ]
 ACCELEROMETER_COLUMNS = ["customer_email", "reading_at", "x", "y", "z"]
 STEP_TRAINER_COLUMNS = ["serial_number", "customer_email", "reading_at", "distance_cm"]
-MACHINE_LEARNING_COLUMNS = ["serial_number", "reading_at", "distance_cm", "x", "y", "z"]
+MACHINE_LEARNING_COLUMNS = ["customer_key", "serial_number", "reading_at", "distance_cm", "x", "y", "z"]
 
 # Business reasons a record is left out of the trusted zone (not errors: the record is valid).
 SUPERSEDED = "superseded_by_newer_record"
@@ -199,18 +199,22 @@ def classify_step_trainer(
     return transform
 
 
-def pair_readings(accelerometer_trusted: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def pair_readings(
+    accelerometer_trusted: DataFrame, key: Callable[[Column], Column]
+) -> Callable[[DataFrame], DataFrame]:
     """Each step-trainer reading with the same customer's accelerometer readings at the same instant.
 
     Joining on the timestamp alone would pair one customer's step with another customer's motion
     whenever two customers read at the same millisecond (2,700 such pairs in the sample). The step side
     is unique on (customer_email, reading_at); the app may report several x/y/z at one instant, and each
-    is a training example.
+    is a training example. The customer appears only as `key(email)`, a pseudonym.
     """
 
     def transform(step_trainer_trusted: DataFrame) -> DataFrame:
-        return step_trainer_trusted.join(
-            accelerometer_trusted, on=["customer_email", "reading_at"], how="inner"
-        ).select(*MACHINE_LEARNING_COLUMNS)
+        return (
+            step_trainer_trusted.join(accelerometer_trusted, on=["customer_email", "reading_at"], how="inner")
+            .withColumn("customer_key", key(F.col("customer_email")))
+            .select(*MACHINE_LEARNING_COLUMNS)
+        )
 
     return transform

@@ -51,8 +51,9 @@ def test_wrong_type_reported_by_pandera_is_not_ignored(spark):
 
 def test_undeclared_pii_column_in_the_training_set_fails(spark):
     df = spark.createDataFrame(
-        [(SERIAL, T0, 230, 1.0, 0.0, 0.0, "a@x.com")],
-        "serial_number string, reading_at timestamp, distance_cm long, x double, y double, z double, customer_email string",
+        [("0" * 64, SERIAL, T0, 230, 1.0, 0.0, 0.0, "a@x.com")],
+        "customer_key string, serial_number string, reading_at timestamp, distance_cm long, x double, y double, "
+        "z double, customer_email string",
     )
     with pytest.raises(ContractViolation, match="customer_email"):
         enforce_contract("machine_learning_curated", df)

@@ -8,7 +8,7 @@ from pyspark.sql import types as T
 
 from stedi.jobs.common import JobArgs
 from stedi.jobs.gold import build_tables
-from stedi.transforms.gold import keyed_hash
+from stedi.transforms.pseudonyms import keyed_hash
 from stedi.transforms.silver import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAINER_COLUMNS
 from stedi.warehouse.catalog import load_catalog
 

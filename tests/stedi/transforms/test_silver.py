@@ -4,6 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from stedi.transforms.pseudonyms import keyed_hash
 from stedi.transforms.silver import (
     BEFORE_RESEARCH_CONSENT,
     CUSTOMER_NOT_CONSENTING,
@@ -151,6 +152,9 @@ def test_readings_at_the_same_millisecond_pair_within_one_customer_only(spark):
         [("s-a", at(T0), 10, 1.0, 1.0, 1.0), ("s-b", at(T0), 20, 2.0, 2.0, 2.0), ("s-b", at(T0), 20, 3.0, 3.0, 3.0)],
         "serial_number string, reading_at timestamp, distance_cm long, x double, y double, z double",
     )
-    paired = steps.transform(pair_readings(accel))
+    paired = steps.transform(pair_readings(accel, keyed_hash(b"k")))
     assert paired.columns == MACHINE_LEARNING_COLUMNS
-    assertDataFrameEqual(paired, expected)  # a timestamp-only join would give 6 rows, 3 across customers
+    # a timestamp-only join would give 6 rows, 3 across customers
+    assertDataFrameEqual(paired.drop("customer_key"), expected)
+    keys = {r.serial_number: r.customer_key for r in paired.collect()}
+    assert keys["s-a"] != keys["s-b"] and "@" not in keys["s-a"]
