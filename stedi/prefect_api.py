@@ -36,17 +36,7 @@ class TemporaryAPI:
         atexit.register(self.stop)
 
     def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the temporary Prefect API exited with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the temporary Prefect API did not answer within {_STARTUP_TIMEOUT_S} s")
+        wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
 
     @contextlib.contextmanager
     def serving(self):
@@ -64,6 +54,21 @@ class TemporaryAPI:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def wait_until_healthy(api_url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    """Wait until the Prefect API at `api_url`, served by `process`, answers its health check."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect API process exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the Prefect API at {api_url} did not answer within {timeout_s} s")
 
 
 def start_temporary_api() -> TemporaryAPI | None:

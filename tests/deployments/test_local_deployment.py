@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
 import pytest
+
+from stedi.prefect_api import wait_until_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, seconds: int = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "prefect server exited"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"prefect server at {url} not healthy after {seconds} s")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -64,7 +51,7 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = None
     try:
-        wait_until_healthy(api, server)
+        wait_until_healthy(api, server, timeout_s=90)
         run("work-pool", "create", "stedi-local", "--type", "process")
         run("--no-prompt", "deploy", "--all")
         worker = subprocess.Popen([prefect, "worker", "start", "--pool", "stedi-local"], env=env, cwd=REPO,
