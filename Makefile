@@ -4,13 +4,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean check-prereqs
+VENV35 := .venv-spark35
+STAMP35 := $(VENV35)/.installed
+
+.PHONY: run test test-spark35 bench clean check-prereqs
 
 run: $(STAMP)
 	$(VENV)/bin/stedi run $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The Spark tests once more on pyspark 3.5, the AWS Glue 5.0 runtime, so nothing Spark-4-only slips in.
+test-spark35: $(STAMP35)
+	$(VENV35)/bin/pytest -q -m "not integration" tests/stedi tests/schemas
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_run.py
@@ -26,6 +33,12 @@ $(STAMP): pyproject.toml | check-prereqs
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(STAMP35): pyproject.toml | check-prereqs
+	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)
+	$(VENV35)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV35)/bin/python -m pip install --quiet -e ".[dev]" "pyspark>=3.5,<3.6" "numpy>=2"
+	touch $(STAMP35)
 
 clean:
 	rm -rf lake warehouse .pytest_cache

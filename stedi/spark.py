@@ -13,7 +13,14 @@ from pyspark.sql import SparkSession
 #   failing the whole job (Spark 4 turns ANSI on by default, Spark 3.5 does not).
 # - UTC: epoch milliseconds map to the same timestamps on every machine.
 # - LAST_WIN: a record carrying the same key twice in different letter cases keeps the last one.
+# - CORRECTED datetime rebase: dates are written and read as the proleptic Gregorian calendar, as
+#   DuckDB, pyarrow and Redshift read them. Spark 4 does so by default; Spark 3.5 refuses to write the
+#   sample's birthdays in the year 967 without it.
 SESSION_CONF = {
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
