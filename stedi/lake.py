@@ -53,9 +53,8 @@ def list_files(spark: SparkSession, folder: str) -> list[str]:
     return sorted(p.toString() for p in files)
 
 
-def read_landing(spark: SparkSession, folder: str) -> DataFrame:
-    """Landing lines with the file each came from; an empty frame when the folder holds no files."""
-    files = list_files(spark, folder)
+def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
+    """Landing lines of `files` (see list_files) with the file each came from; empty when there are none."""
     if not files:
         return spark.createDataFrame([], "value string, _source_file string")
     return spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stedi.text import format_table
+from stedi.text import format_counts, format_table
 
 SOURCE_TABLES = ("customer", "accelerometer", "step_trainer")
 
@@ -23,7 +23,7 @@ def check_quarantine_share(bronze: dict[str, Any], threshold: float) -> None:
     for name, source in bronze["sources"].items():
         quarantined = sum(source["quarantined"].values())
         if source["landing"] and quarantined / source["landing"] > threshold:
-            reasons = ", ".join(f"{rule} {n:,}" for rule, n in sorted(source["quarantined"].items()))
+            reasons = format_counts(dict(sorted(source["quarantined"].items())))
             over.append(f"{name}: {quarantined:,} of {source['landing']:,} records ({quarantined / source['landing']:.1%}: "
                         f"{reasons})")
     if over:
@@ -101,13 +101,13 @@ def render(summary: dict[str, Any]) -> str:
     lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
-        [name, f"{s['landing']:,}", f"{s['accepted']:,}", _reasons(s["filtered"]), _reasons(s["quarantined"])]
+        [name, f"{s['landing']:,}", f"{s['accepted']:,}", format_counts(s["filtered"]), format_counts(s["quarantined"])]
         for name, s in summary["sources"].items()
     ]
     lines += format_table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
     notes = [(name, "flagged (kept)", s.get("flagged", {})) for name, s in summary["sources"].items()]
     notes += [(name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()]
-    lines += [f"{name}: {what}: {_reasons(counts)}" for name, what, counts in notes if counts]
+    lines += [f"{name}: {what}: {format_counts(counts)}" for name, what, counts in notes if counts]
     if "warehouse" in summary:
         lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
         lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])
@@ -115,5 +115,3 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _reasons(counts: dict[str, int]) -> str:
-    return ", ".join(f"{reason} {n:,}" for reason, n in counts.items()) or "-"

@@ -14,3 +14,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[s
         return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
 
     return [line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])]
+
+
+def format_counts(counts: dict[str, int], separator: str = " ") -> str:
+    """`reason 12, other 3`, or `-` when there are none."""
+    return ", ".join(f"{name}{separator}{n:,}" for name, n in counts.items()) or "-"

@@ -8,14 +8,12 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from stedi.text import format_counts
+
 ROWS_KEY = "stedi-rows"
 ACCOUNTING_KEY = "stedi-accounting"
 CONTRACTS_KEY = "stedi-contracts"
 SUMMARY_KEY = "stedi-run-summary"
-
-
-def _reasons(counts: dict[str, int]) -> str:
-    return ", ".join(f"{reason}: {n:,}" for reason, n in counts.items()) or "-"
 
 
 def _zone(table: str) -> str:
@@ -31,9 +29,9 @@ def publish_run_report(summary: dict[str, Any]) -> None:
     rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
-        {"source": name, "landing": s["landing"], "accepted": s["accepted"], "filtered": _reasons(s["filtered"]),
-         "quarantined": _reasons(s["quarantined"]), "flagged (kept)": _reasons(s.get("flagged", {})),
-         "unknown fields": _reasons(s.get("extra_fields", {}))}
+        {"source": name, "landing": s["landing"], "accepted": s["accepted"], "filtered": format_counts(s["filtered"], ": "),
+         "quarantined": format_counts(s["quarantined"], ": "), "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
+         "unknown fields": format_counts(s.get("extra_fields", {}), ": ")}
         for name, s in summary["sources"].items()
     ]
     create_table_artifact(accounting, key=ACCOUNTING_KEY, description="Every landing record: accepted, filtered or quarantined")

@@ -21,7 +21,7 @@ JOB = "bronze"
 def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[str, Any]:
     folder = lake.landing_folder(args.landing, source.name)
     files = lake.list_files(spark, folder)
-    parsed = lake.read_landing(spark, folder).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
+    parsed = lake.read_landing(spark, files).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
     parsed = parsed.cache()
     try:
         # One pass counts records per broken rule, drifted records and, per warn rule, flagged records.
