@@ -29,7 +29,17 @@ def stedi_lakehouse(
     quarantine_threshold: float | None = None,
     runner: str | None = None,
 ) -> dict[str, Any]:
-    """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary."""
+    """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary.
+
+    Args:
+        landing: landing root, a folder or s3:// (default: the bundled sample, local runner only)
+        lake: where the zones are written, a folder or s3:// (default: ./lake, local runner only)
+        warehouse: duckdb:///PATH, postgresql://..., redshift://..., or none to stop at the lake
+        consent_policy: ever, or as-of (only readings at or after the customer's research consent)
+        quarantine_threshold: the share of a source's records that may be quarantined before the run fails
+        runner: local (Spark in-process) or glue (AWS Glue job runs deployed by `stedi deploy glue`)
+    Unset values come from STEDI_* environment variables, then the runner's defaults.
+    """
     settings = Settings.resolve(
         runner=runner,
         landing=landing,
@@ -55,7 +65,7 @@ def stedi_lakehouse(
     gold = build_gold(args, settings.runner)
     expected_rows = {name.removeprefix("gold."): t["rows"] for name, t in gold["tables"].items()}
     expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
-    loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
+    loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows) if settings.loads_warehouse else None
     reports = {"bronze": bronze, "silver": silver, "gold": gold}
     summary = summarize_run(run_id, settings.consent_policy, reports, loaded)
     publish_run_report(summary)

@@ -1,13 +1,22 @@
-"""Where a job runs: in this process on the run's SparkSession, or (later) as an AWS Glue job run."""
+"""Where a job runs: in this process on the run's SparkSession, or as an AWS Glue job run."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any, Protocol
 
 from stedi import lake
 from stedi.jobs.common import JobArgs
-from stedi.spark import get_session
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+DEFAULT_JOB_PREFIX = "stedi"
+DEFAULT_TIMEOUT_MINUTES = 60.0
 
 
 class Runner(Protocol):
@@ -19,12 +28,114 @@ class LocalRunner:
     """Runs jobs in-process on the one SparkSession of the run."""
 
     def run(self, job: str, args: JobArgs) -> dict[str, Any]:
+        from stedi.spark import get_session
+
         module = import_module(f"stedi.jobs.{job}")
         module.run(get_session(), args)
         return lake.read_json(lake.report_path(args.lake, args.run_id, job))
 
 
+class GlueJobError(RuntimeError):
+    """A Glue job run failed, timed out or could not start; the message carries Glue's own words."""
+
+
+class GlueRunner:
+    """Runs each job as a run of the Glue job `<job_prefix>-<job>` that `stedi deploy glue` created.
+
+    A job run is tagged with the flow run (its --run-id argument). Before starting one, the runner looks
+    for a run of the same flow run and attaches to it if it is still going or succeeded, so a task that
+    is retried after losing sight of its run never starts a second one beside it.
+    """
+
+    def __init__(
+        self,
+        glue: Any,
+        job_prefix: str = DEFAULT_JOB_PREFIX,
+        timeout_s: float = DEFAULT_TIMEOUT_MINUTES * 60,
+        poll_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.glue, self.job_prefix, self.timeout_s, self.poll_s = glue, job_prefix, timeout_s, poll_s
+        self._clock, self._sleep = clock, sleep
+
+    @classmethod
+    def from_environment(cls) -> GlueRunner:
+        """AWS credentials and region as boto3 finds them (AWS_ENDPOINT_URL points it at a stand-in)."""
+        import boto3
+
+        return cls(
+            boto3.client("glue"),
+            job_prefix=os.environ.get("STEDI_GLUE_JOB_PREFIX", DEFAULT_JOB_PREFIX),
+            timeout_s=float(os.environ.get("STEDI_GLUE_TIMEOUT_MINUTES", DEFAULT_TIMEOUT_MINUTES)) * 60,
+            poll_s=float(os.environ.get("STEDI_GLUE_POLL_SECONDS", 15)),
+        )
+
+    def run(self, job: str, args: JobArgs) -> dict[str, Any]:
+        name = f"{self.job_prefix}-{job}"
+        run_id = self.start_or_attach(name, args)
+        self.wait(name, run_id)
+        return lake.read_json(lake.report_path(args.lake, args.run_id, job))
+
+    def start_or_attach(self, name: str, args: JobArgs) -> str:
+        try:
+            return self._start_or_attach(name, args)
+        except self.glue.exceptions.EntityNotFoundException:
+            raise GlueJobError(f"Glue job {name} does not exist: run `stedi deploy glue` first") from None
+
+    def _start_or_attach(self, name: str, args: JobArgs) -> str:
+        existing = self._run_of_flow_run(name, args.run_id)
+        if existing is not None and existing["JobRunState"] in (*ACTIVE_STATES, "SUCCEEDED"):
+            logger.info("Glue job %s: attaching to run %s (%s) of this flow run", name, existing["Id"],
+                        existing["JobRunState"])
+            return existing["Id"]
+        arguments = dict(zip(args.to_argv()[::2], args.to_argv()[1::2], strict=True))
+        try:
+            run_id = self.glue.start_job_run(JobName=name, Arguments=arguments)["JobRunId"]
+        except self.glue.exceptions.ConcurrentRunsExceededException:
+            raise GlueJobError(
+                f"Glue job {name} is already running for another flow run; one run at a time writes the lake"
+            ) from None
+        logger.info("Glue job %s: started run %s", name, run_id)
+        return run_id
+
+    def _run_of_flow_run(self, name: str, flow_run_id: str) -> dict[str, Any] | None:
+        """The newest run of job `name` started for this flow run, if any (runs come newest first)."""
+        for page in self.glue.get_paginator("get_job_runs").paginate(JobName=name):
+            for job_run in page["JobRuns"]:
+                if job_run.get("Arguments", {}).get("--run-id") == flow_run_id:
+                    return job_run
+        return None
+
+    def wait(self, name: str, run_id: str) -> dict[str, Any]:
+        deadline = self._clock() + self.timeout_s
+        while True:
+            job_run = self.glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
+            state = job_run["JobRunState"]
+            if state == "SUCCEEDED":
+                logger.info("Glue job %s: run %s succeeded in %s s", name, run_id, job_run.get("ExecutionTime"))
+                return job_run
+            if state not in ACTIVE_STATES:
+                message = job_run.get("ErrorMessage") or "Glue gave no error message; see the job run's logs"
+                raise GlueJobError(f"Glue job {name} run {run_id} ended {state}: {message}")
+            if self._clock() >= deadline:
+                self._stop(name, run_id)
+                raise GlueJobError(
+                    f"Glue job {name} run {run_id} still {state} after {self.timeout_s / 60:g} minutes; "
+                    "asked Glue to stop it"
+                )
+            self._sleep(self.poll_s)
+
+    def _stop(self, name: str, run_id: str) -> None:
+        try:
+            self.glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id])
+        except Exception as error:  # the timeout is the error to report; a failed stop is logged beside it
+            logger.warning("Glue job %s: could not stop run %s: %s", name, run_id, error)
+
+
 def runner_for(name: str) -> Runner:
     if name == "local":
         return LocalRunner()
-    raise NotImplementedError(f"the {name!r} runner is not available yet")
+    if name == "glue":
+        return GlueRunner.from_environment()
+    raise ValueError(f"unknown runner {name!r}; expected local or glue")

@@ -34,6 +34,19 @@ def load_from_prefect() -> str | None:
         return None
 
 
+def load_from_aws(secret_id: str) -> str:
+    """The secret string of an AWS Secrets Manager secret: how Glue job runs get the key."""
+    import boto3
+
+    client = boto3.client("secretsmanager")
+    try:
+        return client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except client.exceptions.ResourceNotFoundException:
+        raise MissingSecretError(
+            f"the Secrets Manager secret {secret_id!r} does not exist: create it with the pseudonymisation key"
+        ) from None
+
+
 def pseudonym_secret(local: bool) -> tuple[bytes, bool]:
     """(secret, is_development_secret): the environment first, then what the flow provided."""
     value = os.environ.get(SECRET_ENV) or _provided

@@ -14,6 +14,7 @@ RUNNERS: tuple[Runner, ...] = ("local", "glue")
 
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi.duckdb"
+NO_WAREHOUSE = "none"  # the lake only (queried through Athena and the Glue Data Catalog): no load
 DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its records
 
 
@@ -62,6 +63,10 @@ class Settings:
             **values,
         )
         return settings.validated()
+
+    @property
+    def loads_warehouse(self) -> bool:
+        return self.warehouse != NO_WAREHOUSE
 
     def validated(self) -> Settings:
         if self.consent_policy not in CONSENT_POLICIES:

@@ -11,19 +11,39 @@ from stedi.jobs.common import JobArgs
 from stedi.runners import runner_for
 
 
-@task(name="ingest_landing", cache_policy=NO_CACHE)
+def _lost_sight_of_aws(task, task_run, state) -> bool:
+    """Retry when talking to AWS failed, not when a job failed (a rerun would fail the same way).
+
+    A retry never starts a second Glue job run beside one that is still going: the Glue runner attaches
+    to the run of this flow run if there is one.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        state.result()
+    except (BotoCoreError, ClientError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+_SPARK_JOB = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 30, "retry_condition_fn": _lost_sight_of_aws}
+
+
+@task(name="ingest_landing", **_SPARK_JOB)
 def ingest_landing(args: JobArgs, runner: str) -> dict[str, Any]:
     """Ingest landing JSON into bronze, quarantining records that break a rule."""
     return runner_for(runner).run("bronze", args)
 
 
-@task(name="curate_silver", cache_policy=NO_CACHE)
+@task(name="curate_silver", **_SPARK_JOB)
 def curate_silver(args: JobArgs, runner: str) -> dict[str, Any]:
     """Build the trusted and curated silver tables from bronze."""
     return runner_for(runner).run("silver", args)
 
 
-@task(name="build_gold", cache_policy=NO_CACHE)
+@task(name="build_gold", **_SPARK_JOB)
 def build_gold(args: JobArgs, runner: str) -> dict[str, Any]:
     """Shape silver into the warehouse's 3NF gold tables."""
     return runner_for(runner).run("gold", args)

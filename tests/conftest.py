@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 import uuid
 from pathlib import Path
 
@@ -93,3 +94,39 @@ def postgres_database(postgres_server: str):
     yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(postgres_server, autocommit=True) as admin:
         admin.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> str:
+    """moto's server, in this process so that tests can decide how its Glue job runs end (tests/aws.py)."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.aws import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    """An empty AWS stand-in with one bucket; boto3 reaches it through AWS_ENDPOINT_URL, as a user's would."""
+    import boto3
+    import requests
+
+    from tests.aws import REGION, GlueStandIn
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    for name, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    s3, glue = boto3.client("s3"), boto3.client("glue")
+    s3.create_bucket(Bucket="stedi-test")
+    yield types.SimpleNamespace(endpoint=moto_endpoint, s3=s3, glue=glue, bucket="stedi-test",
+                                stand_in=GlueStandIn(monkeypatch, moto_endpoint))
+    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition",
+                  json={"model_name": "glue::job_run"}, timeout=10)

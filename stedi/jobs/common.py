@@ -12,7 +12,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from stedi import lake
+from stedi import lake, secrets
 from stedi.spark import configure
 
 
@@ -64,7 +64,17 @@ def write_report(args: JobArgs, job: str, started: float, report: dict[str, Any]
 
 def job_main(job: str, run: Callable[[SparkSession, JobArgs], dict[str, Any]], argv: Sequence[str] | None) -> int:
     """Entry point for spark-submit and Glue: the session comes from the environment that launched us."""
-    args = JobArgs.parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = JobArgs.parse(argv)
+    secret_id = _option(argv, "--pseudonym-secret-id")  # set on the Glue job by `stedi deploy glue`
+    if secret_id:
+        secrets.provide(secrets.load_from_aws(secret_id))
     spark = configure(SparkSession.builder.appName(f"stedi-{job}").getOrCreate())
     run(spark, args)
     return 0
+
+
+def _option(argv: Sequence[str], name: str) -> str | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(name, default=None)
+    return vars(parser.parse_known_args(argv)[0])[name.lstrip("-").replace("-", "_")]

@@ -69,5 +69,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return job_main(JOB, run, argv)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # spark-submit, and Glue (stedi deploy glue uploads this file as the job's script)
+    main()  # an exception fails the run; no SystemExit, which some Glue runtimes report as a failure

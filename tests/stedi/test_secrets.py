@@ -28,3 +28,26 @@ def test_the_secret_comes_from_the_environment_or_the_flow(monkeypatch, source):
     else:
         provide("s3cret")
     assert pseudonym_secret(local=False) == (b"s3cret", False)
+
+
+def glue_argv(secret_id: str) -> list[str]:
+    return ["--JOB_NAME", "stedi-gold", "--landing", "s3://b/landing", "--lake", "s3://b/lake", "--run-id", "r",
+            "--ingested-at", "2026-11-22T00:00:00+00:00", "--pseudonym-secret-id", secret_id]
+
+
+def test_a_glue_job_run_reads_the_secret_named_by_its_job_from_secrets_manager(aws, spark):
+    import boto3
+
+    from stedi.jobs.common import job_main
+
+    boto3.client("secretsmanager").create_secret(Name="stedi/pseudonym-key", SecretString="from-secrets-manager")
+    seen = []
+    job_main("gold", lambda session, args: seen.append(pseudonym_secret(local=False)), glue_argv("stedi/pseudonym-key"))
+    assert seen == [(b"from-secrets-manager", False)]
+
+
+def test_a_missing_secrets_manager_secret_is_named(aws, spark):
+    from stedi.jobs.common import job_main
+
+    with pytest.raises(MissingSecretError, match="'stedi/missing' does not exist"):
+        job_main("gold", lambda session, args: None, glue_argv("stedi/missing"))

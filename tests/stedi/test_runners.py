@@ -1,0 +1,88 @@
+"""The Glue runner against moto's server: job runs to completion, Glue's errors, timeouts, no duplicates."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from deployments.glue import GlueTarget, deploy
+from stedi.jobs.common import JobArgs
+from stedi.runners import GlueJobError, GlueRunner, runner_for
+from tests.aws import ROLE_ARN
+
+REPORT = {"job": "bronze", "tables": {"customer_landing": {"rows": 956}}}
+
+
+@pytest.fixture
+def deployed(aws):
+    deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
+    return aws
+
+
+def job_args(aws, run_id="flow-run-1") -> JobArgs:
+    return JobArgs(landing=f"s3://{aws.bucket}/prod/landing", lake=f"s3://{aws.bucket}/prod/lake", run_id=run_id,
+                   ingested_at="2026-11-22T00:00:00+00:00")
+
+
+def runner(aws, **options) -> GlueRunner:
+    return GlueRunner(aws.glue, poll_s=0, sleep=lambda s: None, **options)
+
+
+def test_a_job_run_to_completion_returns_the_report_the_job_wrote(deployed):
+    deployed.stand_in.writes_report("stedi-bronze", "bronze", REPORT)
+    report = runner(deployed).run("bronze", job_args(deployed))
+    assert report["tables"] == REPORT["tables"] and report["run_id"] == "flow-run-1"
+    (job_run,) = deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
+    assert job_run["Arguments"]["--run-id"] == "flow-run-1"
+    assert job_run["Arguments"]["--lake"] == f"s3://{deployed.bucket}/prod/lake"
+    assert job_run["Arguments"]["--job-bookmark-option"] == "job-bookmark-disable"  # the job's defaults apply
+
+
+def test_a_failed_job_run_fails_with_glue_s_error_message(deployed):
+    deployed.stand_in.fails("stedi-silver", "ContractViolation: customer_trusted: customer_email unique (2 rows)")
+    with pytest.raises(GlueJobError, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: customer_trusted"):
+        runner(deployed).run("silver", job_args(deployed))
+
+
+def test_a_retry_attaches_to_the_run_of_its_flow_run_instead_of_starting_another(deployed):
+    deployed.stand_in.keeps_running()
+    first = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+    again = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+    assert again == first
+    assert len(deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"]) == 1
+
+
+def test_a_retry_after_a_failed_run_starts_a_new_one(deployed):
+    deployed.stand_in.fails("stedi-gold", "out of memory")
+    failed = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+    deployed.stand_in.writes_report("stedi-gold", "gold", REPORT)
+    retried = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+    assert retried != failed
+
+
+def test_another_flow_run_s_active_run_is_not_taken_for_ours(deployed):
+    deployed.stand_in.keeps_running()
+    runner(deployed).start_or_attach("stedi-bronze", job_args(deployed, run_id="flow-run-1"))
+    with pytest.raises(GlueJobError, match="already running for another flow run"):
+        runner(deployed).start_or_attach("stedi-bronze", job_args(deployed, run_id="flow-run-2"))
+
+
+def test_a_run_that_outlives_the_timeout_fails_the_wait(deployed):
+    deployed.stand_in.keeps_running()
+    ticks = itertools.count(step=60)  # each poll is a minute later
+    slow = runner(deployed, timeout_s=300, clock=lambda: next(ticks))
+    with pytest.raises(GlueJobError, match=r"still STARTING after 5 minutes; asked Glue to stop it"):
+        slow.run("bronze", job_args(deployed))
+    (job_run,) = deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
+    assert job_run["JobRunState"] == "STOPPED"
+
+
+def test_a_job_that_was_never_deployed_is_named(aws):
+    with pytest.raises(GlueJobError, match="stedi-bronze does not exist: run `stedi deploy glue` first"):
+        runner(aws).run("bronze", job_args(aws))
+
+
+def test_runner_for_names_the_runners():
+    with pytest.raises(ValueError, match="unknown runner 'emr'"):
+        runner_for("emr")
