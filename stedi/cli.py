@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_WAREHOUSE,
         help=f"where gold is loaded: duckdb:///PATH (embedded, created if missing; default {DEFAULT_WAREHOUSE}), "
         "postgresql://USER@HOST:PORT/DB, or redshift://USER@HOST:PORT/DB (password in REDSHIFT_PASSWORD, "
-        "IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://)",
+        "IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake",
     )
     run.add_argument("--summary", metavar="FILE", help="also write the run summary as JSON to FILE")
     run.add_argument(
@@ -70,7 +70,41 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
     report.add_argument("--list", action="store_true", help="list the reports, one a line: name, then description")
     report.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help=f"default {DEFAULT_WAREHOUSE}")
+    _add_deploy(commands)
     return parser
+
+
+def _add_deploy(commands: Any) -> None:
+    from deployments.glue import DEFAULT_SECRET_ID, GlueTarget
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="deploy the Spark jobs to AWS Glue",
+        description="Deploy the Spark jobs where a deployment runs them.",
+    )
+    targets = deploy.add_subparsers(dest="target", required=True, parser_class=_Parser, metavar="TARGET")
+    glue = targets.add_parser(
+        "glue",
+        help="package and upload the jobs, create or update the Glue jobs and the Glue Data Catalog",
+        description="Package the jobs' code, upload it to S3, create or update one Glue job per zone "
+        "(<job-prefix>-bronze, -silver, -gold) and register every zone's tables in the Glue Data Catalog. "
+        "Idempotent: a second deploy of the same code changes nothing. AWS credentials and region as boto3 "
+        "finds them (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL for a local stand-in).",
+    )
+    defaults = GlueTarget(bucket="", prefix="", role_arn="")
+    glue.add_argument("--bucket", required=True, help="S3 bucket for the code, and by default landing and lake")
+    glue.add_argument("--role-arn", required=True, help="IAM role the Glue jobs run as (S3, Secrets Manager, logs)")
+    glue.add_argument("--prefix", default="stedi", help="key prefix in the bucket (default: stedi); code goes "
+                      "to s3://BUCKET/PREFIX/glue/")
+    glue.add_argument("--landing", help="landing root (default: s3://BUCKET/PREFIX/landing)")
+    glue.add_argument("--lake", help="lake root (default: s3://BUCKET/PREFIX/lake)")
+    glue.add_argument("--job-prefix", default=defaults.job_prefix, help="Glue job names' prefix (default: stedi)")
+    glue.add_argument("--database", default=defaults.database, help="Glue Data Catalog database (default: stedi)")
+    glue.add_argument("--worker-type", default=defaults.worker_type, help="default: G.1X")
+    glue.add_argument("--workers", type=int, default=defaults.workers, help="number of workers (default: 2)")
+    glue.add_argument("--timeout-minutes", type=int, default=defaults.timeout_minutes, help="default: 60")
+    glue.add_argument("--pseudonym-secret-id", default=DEFAULT_SECRET_ID,
+                      help=f"Secrets Manager secret holding the pseudonymisation key (default: {DEFAULT_SECRET_ID})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +114,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(parser, args)
     if args.command == "report":
         return _report(parser, args)
+    if args.command == "deploy":
+        return _deploy_glue(args)
     parser.error(f"unknown command {args.command!r}")
+
+
+def _deploy_glue(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from deployments.glue import GlueTarget, deploy
+
+    target = GlueTarget(
+        bucket=args.bucket, prefix=args.prefix, role_arn=args.role_arn, job_prefix=args.job_prefix,
+        database=args.database, landing=args.landing, lake=args.lake, worker_type=args.worker_type,
+        workers=args.workers, timeout_minutes=args.timeout_minutes, pseudonym_secret_id=args.pseudonym_secret_id,
+    )
+    try:
+        changes = deploy(target, boto3.client("s3"), boto3.client("glue"))
+    except (BotoCoreError, ClientError) as error:
+        print(f"stedi deploy glue: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    for change in changes:
+        print(change)
+    done = [c for c in changes if c.action != "unchanged"]
+    print(f"{len(done)} changed, {len(changes) - len(done)} unchanged; landing {target.landing_uri}, "
+          f"lake {target.lake_uri}")
+    return 0
 
 
 def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

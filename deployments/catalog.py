@@ -1,0 +1,150 @@
+"""The Glue Data Catalog: every zone of the lake as a table Athena can query.
+
+Columns come from the code that writes each zone, never from a second list: landing from stedi/sources.py,
+bronze and quarantine from the bronze transform, silver from the pandera contracts, gold from sql/gold/.
+sql/athena/ holds the landing tables' DDL for the Athena console; a test keeps it equal to these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from deployments.changes import Change
+
+Format = Literal["json", "parquet"]
+
+JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_FORMATS: dict[Format, dict[str, Any]] = {
+    "json": {
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        # Landing holds lines the bronze job quarantines; Athena should skip them, not fail the query.
+        "SerdeInfo": {"SerializationLibrary": JSON_SERDE, "Parameters": {"ignore.malformed.json": "true"}},
+    },
+    "parquet": {
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+    },
+}
+# What a landing field holds as delivered (before bronze coerces it): dates arrive as text.
+LANDING_TYPES = {"string": "string", "epoch_ms": "bigint", "double": "double", "long": "bigint", "date": "string"}
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    name: str
+    zone: str
+    location: str
+    format: Format
+    columns: tuple[tuple[str, str], ...]  # (name, Hive type)
+
+    def table_input(self) -> dict[str, Any]:
+        return {
+            "Name": self.name,
+            "Description": f"STEDI lakehouse, {self.zone} zone",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": self.format, "EXTERNAL": "TRUE", "stedi.zone": self.zone},
+            "StorageDescriptor": {
+                "Columns": [{"Name": name, "Type": hive_type} for name, hive_type in self.columns],
+                "Location": self.location,
+                **_FORMATS[self.format],
+            },
+        }
+
+
+def catalog_tables(landing: str, lake: str) -> list[CatalogTable]:
+    """Every table of every zone, with the location it is written to under `landing` and `lake`."""
+    from schemas.silver import CONTRACTS
+    from stedi import lake as paths
+    from stedi.sources import SOURCES
+    from stedi.transforms.bronze import QUARANTINE_COLUMNS, bronze_schema
+    from stedi.warehouse.catalog import load_catalog
+
+    def folder(uri: str) -> str:
+        return uri.rstrip("/") + "/"
+
+    tables = []
+    for source in SOURCES.values():
+        landing_columns = tuple((f.name, LANDING_TYPES[f.kind]) for f in source.fields)
+        tables += [
+            CatalogTable(f"{source.name}_landing", "landing", folder(paths.landing_folder(landing, source.name)),
+                         "json", landing_columns),
+            CatalogTable(f"bronze_{source.name}", "bronze", folder(paths.table_path(lake, "bronze", source.name)),
+                         "parquet", _spark_columns(bronze_schema(source))),
+            # Spark writes quarantine as JSON lines, its timestamps as ISO text
+            CatalogTable(f"quarantine_{source.name}", "quarantine",
+                         folder(paths.table_path(lake, "quarantine", source.name)), "json",
+                         tuple((name, "string") for name in QUARANTINE_COLUMNS)),
+        ]
+    tables += [
+        CatalogTable(name, "silver", folder(paths.table_path(lake, "silver", name)), "parquet",
+                     _spark_columns(model.to_structtype()))
+        for name, model in CONTRACTS.items()
+    ]
+    tables += [
+        CatalogTable(f"gold_{table.name}", "gold", folder(paths.table_path(lake, "gold", table.name)), "parquet",
+                     tuple((c.name, hive_type(c.sql_type)) for c in table.columns))
+        for table in load_catalog().tables
+    ]
+    return tables
+
+
+def _spark_columns(schema: Any) -> tuple[tuple[str, str], ...]:
+    # Spark's simple strings are Hive's type names, but for TIMESTAMP_NTZ (a plain timestamp to Hive)
+    return tuple((f.name, f.dataType.simpleString().replace("timestamp_ntz", "timestamp")) for f in schema.fields)
+
+
+def hive_type(redshift_type: str) -> str:
+    """A gold column's Redshift type (sql/gold/) as the catalog's Hive type."""
+    lowered = " ".join(redshift_type.lower().split())
+    renamed = {"double precision": "double", "float8": "double", "float4": "float", "real": "float",
+               "integer": "int", "int4": "int", "int8": "bigint", "int2": "smallint", "bool": "boolean",
+               "timestamp without time zone": "timestamp"}
+    if lowered in renamed:
+        return renamed[lowered]
+    if lowered in ("bigint", "smallint", "boolean", "date", "timestamp") or lowered.startswith(
+        ("varchar(", "char(", "decimal(")
+    ):
+        return lowered
+    if lowered.startswith("numeric("):
+        return lowered.replace("numeric", "decimal", 1)
+    raise ValueError(f"no Glue catalog type for the gold column type {redshift_type!r}")
+
+
+def register_catalog(glue: Any, database: str, landing: str, lake: str) -> list[Change]:
+    """Create or update the database and its tables; unchanged definitions are left alone."""
+    changes = [_put_database(glue, database)]
+    changes += [_put_table(glue, database, table.table_input()) for table in catalog_tables(landing, lake)]
+    return changes
+
+
+def _put_database(glue: Any, database: str) -> Change:
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_database(DatabaseInput={"Name": database, "Description": "STEDI lakehouse: every zone"})
+        return Change("created", "database", database)
+    return Change("unchanged", "database", database)
+
+
+def _put_table(glue: Any, database: str, table_input: dict[str, Any]) -> Change:
+    name = f"{database}.{table_input['Name']}"
+    try:
+        current = glue.get_table(DatabaseName=database, Name=table_input["Name"])["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_table(DatabaseName=database, TableInput=table_input)
+        return Change("created", "table", name)
+    if _same_table(current, table_input):
+        return Change("unchanged", "table", name)
+    glue.update_table(DatabaseName=database, TableInput=table_input)
+    return Change("updated", "table", name)
+
+
+def _same_table(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    stored = current.get("StorageDescriptor", {})
+    return all(current.get(k) == wanted[k] for k in ("TableType", "Parameters", "Description")) and all(
+        stored.get(k) == v for k, v in wanted["StorageDescriptor"].items()
+    )

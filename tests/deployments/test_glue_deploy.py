@@ -1,0 +1,138 @@
+"""`stedi deploy glue` against moto's server: code on S3, one Glue job per zone, the Data Catalog."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sqlglot
+from packaging.requirements import Requirement
+from sqlglot import exp
+
+from deployments.catalog import JSON_SERDE, catalog_tables
+from deployments.glue import GLUE_PYTHON_MODULES, JOBS, GlueTarget, deploy, package
+from stedi.cli import main
+from stedi.warehouse.catalog import load_catalog
+from tests.aws import ROLE_ARN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def target(aws) -> GlueTarget:
+    return GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN)
+
+
+def test_deploy_uploads_the_code_and_creates_a_job_per_zone(aws, target):
+    changes = deploy(target, aws.s3, aws.glue)
+    assert {(c.kind, c.action) for c in changes} == {("object", "created"), ("job", "created"), ("database", "created"),
+                                                    ("table", "created")}
+
+    archive = zipfile.ZipFile(io.BytesIO(aws.s3.get_object(Bucket=aws.bucket, Key="prod/glue/stedi_jobs.zip")["Body"].read()))
+    names = set(archive.namelist())
+    assert {"stedi/jobs/bronze.py", "stedi/transforms/silver.py", "schemas/silver.py", "schemas/enforce.py"} <= names
+    assert not any(n.startswith(("flows/", "tasks/", "stedi/sample/")) or "__pycache__" in n for n in names)
+
+    for job in JOBS:
+        script = aws.s3.get_object(Bucket=aws.bucket, Key=f"prod/glue/jobs/{job}.py")["Body"].read()
+        assert script == (ROOT / "stedi" / "jobs" / f"{job}.py").read_bytes()
+        definition = aws.glue.get_job(JobName=f"stedi-{job}")["Job"]
+        assert definition["Role"] == ROLE_ARN
+        assert definition["Command"] == {"Name": "glueetl", "ScriptLocation": f"s3://{aws.bucket}/prod/glue/jobs/{job}.py",
+                                         "PythonVersion": "3"}
+        assert (definition["GlueVersion"], definition["WorkerType"], definition["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert definition["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and definition["MaxRetries"] == 0
+        arguments = definition["DefaultArguments"]
+        assert arguments["--extra-py-files"] == f"s3://{aws.bucket}/prod/glue/stedi_jobs.zip"
+        assert arguments["--additional-python-modules"] == "pandera==0.35.0,pandas<3"
+        assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
+        assert arguments["--pseudonym-secret-id"] == "stedi/pseudonym-key"
+
+
+def test_a_second_deploy_changes_nothing(aws, target):
+    deploy(target, aws.s3, aws.glue)
+    objects = {o["Key"]: o["LastModified"] for o in aws.s3.list_objects_v2(Bucket=aws.bucket)["Contents"]}
+    jobs = {job: aws.glue.get_job(JobName=f"stedi-{job}")["Job"]["LastModifiedOn"] for job in JOBS}
+
+    again = deploy(target, aws.s3, aws.glue)
+
+    assert [c for c in again if c.action != "unchanged"] == []
+    assert {o["Key"]: o["LastModified"] for o in aws.s3.list_objects_v2(Bucket=aws.bucket)["Contents"]} == objects
+    assert {job: aws.glue.get_job(JobName=f"stedi-{job}")["Job"]["LastModifiedOn"] for job in JOBS} == jobs
+
+
+def test_a_changed_setting_updates_the_jobs_and_nothing_else(aws, target):
+    deploy(target, aws.s3, aws.glue)
+    changes = deploy(replace(target, workers=4), aws.s3, aws.glue)
+    assert {c.name for c in changes if c.action == "updated"} == {f"stedi-{job}" for job in JOBS}
+    assert {c.action for c in changes if c.kind != "job"} == {"unchanged"}
+    assert aws.glue.get_job(JobName="stedi-silver")["Job"]["NumberOfWorkers"] == 4
+
+
+def test_the_catalog_has_every_zone_with_its_columns_format_and_location(aws, target):
+    deploy(target, aws.s3, aws.glue)
+    tables = {t["Name"]: t for t in aws.glue.get_tables(DatabaseName="stedi")["TableList"]}
+    lake, landing = f"s3://{aws.bucket}/prod/lake", f"s3://{aws.bucket}/prod/landing"
+    expected = {"customer_landing", "accelerometer_landing", "step_trainer_landing",
+                "bronze_customer", "bronze_accelerometer", "bronze_step_trainer",
+                "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer",
+                "customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
+                "step_trainer_trusted", "machine_learning_curated"} | {f"gold_{t.name}" for t in load_catalog().tables}
+    assert set(tables) == expected
+
+    def described(name):
+        storage = tables[name]["StorageDescriptor"]
+        return [(c["Name"], c["Type"]) for c in storage["Columns"]], storage["Location"], storage["SerdeInfo"]["SerializationLibrary"]
+
+    assert described("accelerometer_landing") == (
+        [("user", "string"), ("timestamp", "bigint"), ("x", "double"), ("y", "double"), ("z", "double")],
+        f"{landing}/accelerometer/landing/", "org.openx.data.jsonserde.JsonSerDe")
+    assert described("machine_learning_curated") == (
+        [("customer_key", "string"), ("serial_number", "string"), ("reading_at", "timestamp"), ("distance_cm", "bigint"),
+         ("x", "double"), ("y", "double"), ("z", "double")],
+        f"{lake}/silver/machine_learning_curated/", "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe")
+    columns, location, _ = described("gold_customers")
+    assert [name for name, _ in columns] == load_catalog().table("customers").column_names
+    assert ("customer_key", "varchar(64)") in columns and ("is_birth_date_implausible", "boolean") in columns
+    assert location == f"{lake}/gold/customers/"
+    assert described("bronze_step_trainer")[0][-4:] == [("_extra_fields", "map<string,string>"),
+                                                         ("_source_file", "string"), ("_ingest_run_id", "string"),
+                                                         ("_ingested_at", "timestamp")]
+
+
+def test_the_cli_deploys_and_reports_a_second_deploy_as_unchanged(aws, capsys):
+    argv = ["deploy", "glue", "--bucket", aws.bucket, "--prefix", "prod", "--role-arn", ROLE_ARN]
+    assert main(argv) == 0
+    assert "created    job       stedi-bronze" in capsys.readouterr().out
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "0 changed" in out and "created" not in out and "updated" not in out
+
+
+def test_the_package_is_byte_identical_for_identical_code():
+    assert package() == package()
+
+
+def test_glue_installs_the_jobs_dependencies_within_the_pins_of_pyproject():
+    pinned = {r.name: r for r in map(Requirement, tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])}
+    for module in map(Requirement, GLUE_PYTHON_MODULES):
+        assert set(module.specifier) <= set(pinned[module.name].specifier), module
+        assert len(module.specifier) == 1 and not module.extras  # Glue splits the list on commas
+
+
+@pytest.mark.parametrize("source", ["customer", "accelerometer", "step_trainer"])
+def test_the_athena_ddl_of_each_landing_table_matches_what_the_deploy_registers(source):
+    landing = "s3://stedi-test/prod/landing"
+    text = (ROOT / "sql" / "athena" / f"{source}_landing.sql").read_text().replace("{landing}", landing)
+    create = sqlglot.parse_one(text, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
+    registered = {t.name: t for t in catalog_tables(landing, "s3://stedi-test/prod/lake")}[f"{source}_landing"]
+
+    columns = [(c.name, c.args["kind"].sql(dialect="hive").lower()) for c in create.this.expressions]
+    assert create.this.this.name == registered.name
+    assert columns == list(registered.columns)
+    assert create.find(exp.LocationProperty).this.name == registered.location
+    assert create.find(exp.RowFormatSerdeProperty).this.name == JSON_SERDE
