@@ -53,7 +53,10 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
     try:
         wait_until_healthy(api, server, timeout_s=90)
         run("work-pool", "create", "stedi-local", "--type", "process")
+        run("work-pool", "create", "stedi-glue", "--type", "process")
         run("--no-prompt", "deploy", "--all")
+        glue = run("deployment", "inspect", "stedi-lakehouse/glue").stdout
+        assert "'runner': 'glue'" in glue and "'work_pool_name': 'stedi-glue'" in glue, glue
         worker = subprocess.Popen([prefect, "worker", "start", "--pool", "stedi-local"], env=env, cwd=REPO,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"

@@ -48,3 +48,60 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     contracts = {row["table"]: row for row in json.loads(by_key[CONTRACTS_KEY].data)}
     assert set(contracts) >= {"customer_trusted", "machine_learning_curated"} and all(c["passed"] for c in contracts.values())
     assert f"/artifacts/key/{ROWS_KEY}" in by_key[SUMMARY_KEY].data
+
+
+@pytest.fixture
+def glue_deployed(aws, monkeypatch):
+    from deployments.glue import GlueTarget, deploy
+    from tests.aws import ROLE_ARN
+
+    deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
+    monkeypatch.setenv("STEDI_GLUE_POLL_SECONDS", "0")
+    return aws
+
+
+def run_on_glue(aws):
+    from flows.stedi_lakehouse import stedi_lakehouse
+
+    # No warehouse: Redshift would COPY the gold that moto's job runs never wrote (tests/stedi/warehouse
+    # covers the Redshift load); the lake's tables are what Athena reads through the Glue Data Catalog.
+    return stedi_lakehouse(landing=f"s3://{aws.bucket}/prod/landing", lake=f"s3://{aws.bucket}/prod/lake",
+                           warehouse="none", runner="glue", return_state=True)
+
+
+def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(prefect_api, glue_deployed,
+                                                                              sample_runs):
+    from tests.aws import sample_reports
+
+    local = sample_runs["first"]
+    for job, report in sample_reports(sample_runs["first_lake"]).items():
+        glue_deployed.stand_in.writes_report(f"stedi-{job}", job, report)
+
+    state = run_on_glue(glue_deployed)
+
+    assert state.is_completed(), state.message
+    summary = state.result()
+    flow_run_id = str(state.state_details.flow_run_id)
+    assert summary["run_id"] == flow_run_id
+    assert summary["tables"] == local["tables"] and summary["sources"] == local["sources"]
+    assert summary["tables"]["machine_learning_curated"] == {"rows": 40_981} and "warehouse" not in summary
+    for job in ("bronze", "silver", "gold"):
+        (job_run,) = glue_deployed.glue.get_job_runs(JobName=f"stedi-{job}")["JobRuns"]
+        assert job_run["Arguments"]["--run-id"] == flow_run_id
+        assert job_run["Arguments"]["--lake"] == f"s3://{glue_deployed.bucket}/prod/lake"
+
+
+def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_it(prefect_api, glue_deployed,
+                                                                                 sample_runs):
+    from tests.aws import sample_reports
+
+    glue_deployed.stand_in.writes_report("stedi-bronze", "bronze", sample_reports(sample_runs["first_lake"])["bronze"])
+    glue_deployed.stand_in.fails("stedi-silver", "ContractViolation: machine_learning_curated: customer_key (3 rows)")
+
+    state = run_on_glue(glue_deployed)
+
+    assert state.is_failed()
+    with pytest.raises(Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"):
+        state.result()
+    assert len(glue_deployed.glue.get_job_runs(JobName="stedi-silver")["JobRuns"]) == 1  # a failed job is not retried
+    assert glue_deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"] == []
