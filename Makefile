@@ -4,22 +4,26 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
+# The JVM's class-data-sharing archive for local Spark runs (stedi/jvm_archive.py): built once per
+# environment, about a minute; it halves Spark's start-up. Runs work without it, only slower.
+ARCHIVE_STAMP := $(VENV)/.jvm-archive
+
 VENV35 := .venv-spark35
 STAMP35 := $(VENV35)/.installed
 
 .PHONY: run test test-spark35 bench clean check-prereqs
 
-run: $(STAMP)
+run: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/stedi run $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The Spark tests once more on pyspark 3.5, the AWS Glue 5.0 runtime, so nothing Spark-4-only slips in.
 test-spark35: $(STAMP35)
 	$(VENV35)/bin/pytest -q -m "not integration" tests/stedi tests/schemas
 
-bench: $(STAMP)
+bench: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/python bench/bench_run.py
 
 check-prereqs:
@@ -33,6 +37,10 @@ $(STAMP): pyproject.toml | check-prereqs
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(ARCHIVE_STAMP): $(STAMP)
+	$(VENV)/bin/python -m stedi.jvm_archive
+	touch $(ARCHIVE_STAMP)
 
 $(STAMP35): pyproject.toml | check-prereqs
 	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)
