@@ -86,7 +86,7 @@ def enforce_contract(table: str, df: DataFrame) -> dict[str, Any]:
     if keys:
         rules[(", ".join(keys), "unique")] = F.count(F.lit(1)).over(Window.partitionBy(*keys)) > 1
     counted = df.select(*[F.when(rule, 1).otherwise(0).alias(f"r{i}") for i, rule in enumerate(rules.values())])
-    totals = counted.agg(*[F.sum(f"r{i}").alias(f"r{i}") for i in range(len(rules))]).first()
+    totals = counted.agg(*[F.sum(f"r{i}").alias(f"r{i}") for i in range(len(rules))]).collect()[0]
     checks = [ContractCheck(column, check, totals[f"r{i}"] or 0) for i, (column, check) in enumerate(rules)]
     failed = [c.describe() for c in checks if c.offending]
     if failed:

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 
 def is_local(path: str) -> bool:
@@ -60,8 +61,10 @@ def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
     return spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
 
 
-def read_table(spark: SparkSession, path: str) -> DataFrame:
-    return spark.read.parquet(path)
+def read_table(spark: SparkSession, path: str, schema: T.StructType | None = None) -> DataFrame:
+    """The Parquet table at `path`. Given its `schema`, Spark skips inferring it, a job of its own."""
+    reader = spark.read if schema is None else spark.read.schema(schema)
+    return reader.parquet(path)
 
 
 def count_rows(spark: SparkSession, path: str) -> int:
@@ -95,7 +98,7 @@ def publish(
     try:
         df.write.mode("overwrite").format(fmt).save(str(staging))
         if check is not None:
-            check(df.sparkSession.read.format(fmt).load(str(staging)))
+            check(df.sparkSession.read.schema(df.schema).format(fmt).load(str(staging)))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

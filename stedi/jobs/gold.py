@@ -9,6 +9,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.secrets import pseudonym_secret
@@ -47,7 +48,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
     secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake))
     silver = {
-        name: lake.read_table(spark, lake.table_path(args.lake, "silver", name))
+        name: lake.read_table(spark, lake.table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype())
         for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -13,6 +14,7 @@ from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
 from stedi.secrets import pseudonym_secret
 from stedi.sources import SOURCES
+from stedi.transforms.bronze import bronze_schema
 from stedi.transforms.pseudonyms import keyed_hash
 from stedi.transforms.silver import (
     FILTER_REASON,
@@ -47,34 +49,39 @@ class _Publisher:
 
         lake.publish(df, path, check=check)
         self.rows[table] = lake.count_rows(self.spark, path)
-        return lake.read_table(self.spark, path)
+        return lake.read_table(self.spark, path, df.schema)
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
-    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name)) for name in SOURCES}
+    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name), bronze_schema(source))
+              for name, source in SOURCES.items()}
     publish = _Publisher(spark, args)
-    filtered: dict[str, dict[str, int]] = {}
-
-    customers = classify_customers(bronze["customer"]).cache()
-    filtered["customer"] = reason_counts(customers, FILTER_REASON)
-    customer_trusted = publish("customer_trusted", accepted(customers))
-    current = publish("customer_current", current_customers(customers))
-
-    readings = bronze["accelerometer"].transform(classify_accelerometer(current, args.consent_policy)).cache()
-    filtered["accelerometer"] = reason_counts(readings, FILTER_REASON)
-    accelerometer_trusted = publish("accelerometer_trusted", accepted(readings))
-
-    customer_curated = publish("customer_curated", customer_trusted.transform(curate_customers(accelerometer_trusted)))
-
-    classify_steps = classify_step_trainer(device_ownership(current), customer_curated, args.consent_policy)
-    steps = bronze["step_trainer"].transform(classify_steps).cache()
-    filtered["step_trainer"] = reason_counts(steps, FILTER_REASON)
-    step_trainer_trusted = publish("step_trainer_trusted", accepted(steps))
-
     secret, _ = pseudonym_secret(local=lake.is_local(args.lake))
-    pairs = pair_readings(accelerometer_trusted, keyed_hash(secret))
-    publish("machine_learning_curated", step_trainer_trusted.transform(pairs))
+    # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
+    # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="silver") as pool:
+        customers = classify_customers(bronze["customer"]).cache()
+        customer_counts = pool.submit(reason_counts, customers, FILTER_REASON)
+        customer_trusted = pool.submit(publish, "customer_trusted", accepted(customers))
+        current = publish("customer_current", current_customers(customers))
+
+        readings = bronze["accelerometer"].transform(classify_accelerometer(current, args.consent_policy)).cache()
+        reading_counts = pool.submit(reason_counts, readings, FILTER_REASON)
+        accelerometer_trusted = publish("accelerometer_trusted", accepted(readings))
+
+        curate = curate_customers(accelerometer_trusted)
+        customer_curated = publish("customer_curated", customer_trusted.result().transform(curate))
+
+        classify_steps = classify_step_trainer(device_ownership(current), customer_curated, args.consent_policy)
+        steps = bronze["step_trainer"].transform(classify_steps).cache()
+        step_counts = pool.submit(reason_counts, steps, FILTER_REASON)
+        step_trainer_trusted = publish("step_trainer_trusted", accepted(steps))
+
+        pairs = pair_readings(accelerometer_trusted, keyed_hash(secret))
+        publish("machine_learning_curated", step_trainer_trusted.transform(pairs))
+        filtered = {"customer": customer_counts.result(), "accelerometer": reading_counts.result(),
+                    "step_trainer": step_counts.result()}
 
     for frame in (customers, readings, steps):
         frame.unpersist()
