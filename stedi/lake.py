@@ -139,6 +139,6 @@ def _bucket_key(uri: str) -> dict[str, str]:
 
 
 def _s3_client():  # boto3 only where the lake is on S3
-    import boto3
+    from stedi import aws
 
-    return boto3.client("s3")
+    return aws.client("s3")

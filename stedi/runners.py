@@ -61,11 +61,12 @@ class GlueRunner:
 
     @classmethod
     def from_environment(cls) -> GlueRunner:
-        """AWS credentials and region as boto3 finds them (AWS_ENDPOINT_URL points it at a stand-in)."""
-        import boto3
+        """AWS credentials from stedi.aws (a Prefect block, or as boto3 finds them); AWS_ENDPOINT_URL points
+        the client at a stand-in."""
+        from stedi import aws
 
         return cls(
-            boto3.client("glue"),
+            aws.client("glue"),
             job_prefix=os.environ.get("STEDI_GLUE_JOB_PREFIX", DEFAULT_JOB_PREFIX),
             timeout_s=float(os.environ.get("STEDI_GLUE_TIMEOUT_MINUTES", DEFAULT_TIMEOUT_MINUTES)) * 60,
             poll_s=float(os.environ.get("STEDI_GLUE_POLL_SECONDS", 15)),

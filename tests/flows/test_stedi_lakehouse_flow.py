@@ -70,12 +70,21 @@ def run_on_glue(aws):
 
 
 def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(prefect_api, glue_deployed,
-                                                                              sample_runs):
-    from tests.aws import sample_reports
+                                                                              sample_runs, monkeypatch):
+    from prefect_aws import AwsCredentials
+
+    from stedi.aws import CREDENTIALS_BLOCK_ENV
+    from tests.aws import REGION, sample_reports
 
     local = sample_runs["first"]
     for job, report in sample_reports(sample_runs["first_lake"]).items():
         glue_deployed.stand_in.writes_report(f"stedi-{job}", job, report)
+    # The flow's credentials from a Prefect block, as a Prefect Cloud worker gets them: none in the environment
+    AwsCredentials(aws_access_key_id="block-key", aws_secret_access_key="block-secret",
+                   region_name=REGION).save("stedi-aws-test", overwrite=True)
+    monkeypatch.setenv(CREDENTIALS_BLOCK_ENV, "stedi-aws-test")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name)
 
     state = run_on_glue(glue_deployed)
 
