@@ -109,8 +109,9 @@ def job_definition(target: GlueTarget, job: str) -> dict[str, Any]:
             "--TempDir": target.uri("temp") + "/",
             "--pseudonym-secret-id": target.pseudonym_secret_id,
         },
-        # One run at a time: two runs would overwrite the same S3 prefixes. Retries belong to the flow,
-        # which knows whether a run of the same flow run already exists (stedi/runners.py).
+        # One run at a time: two runs would overwrite the same S3 prefixes (across jobs, the deployment's
+        # concurrency limit in prefect.yaml keeps to one flow run). Retries belong to the flow, which knows
+        # whether a run of the same flow run already exists (stedi/runners.py).
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,
         "Timeout": target.timeout_minutes,

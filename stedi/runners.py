@@ -15,8 +15,9 @@ from stedi.jobs.common import JobArgs
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+ATTACHABLE_STATES = ("STARTING", "RUNNING", "WAITING", "SUCCEEDED")  # not STOPPING: that run will not succeed
 DEFAULT_JOB_PREFIX = "stedi"
-DEFAULT_TIMEOUT_MINUTES = 60.0
+GRACE_MINUTES = 5  # past the job's own timeout, after which Glue itself ends the run as TIMEOUT
 
 
 class Runner(Protocol):
@@ -51,7 +52,7 @@ class GlueRunner:
         self,
         glue: Any,
         job_prefix: str = DEFAULT_JOB_PREFIX,
-        timeout_s: float = DEFAULT_TIMEOUT_MINUTES * 60,
+        timeout_s: float | None = None,  # default: the Glue job's own timeout plus GRACE_MINUTES
         poll_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -65,10 +66,11 @@ class GlueRunner:
         the client at a stand-in."""
         from stedi import aws
 
+        timeout_minutes = os.environ.get("STEDI_GLUE_TIMEOUT_MINUTES")
         return cls(
             aws.client("glue"),
             job_prefix=os.environ.get("STEDI_GLUE_JOB_PREFIX", DEFAULT_JOB_PREFIX),
-            timeout_s=float(os.environ.get("STEDI_GLUE_TIMEOUT_MINUTES", DEFAULT_TIMEOUT_MINUTES)) * 60,
+            timeout_s=float(timeout_minutes) * 60 if timeout_minutes else None,
             poll_s=float(os.environ.get("STEDI_GLUE_POLL_SECONDS", 15)),
         )
 
@@ -86,10 +88,12 @@ class GlueRunner:
 
     def _start_or_attach(self, name: str, args: JobArgs) -> str:
         existing = self._run_of_flow_run(name, args.run_id)
-        if existing is not None and existing["JobRunState"] in (*ACTIVE_STATES, "SUCCEEDED"):
+        if existing is not None and existing["JobRunState"] in ATTACHABLE_STATES:
             logger.info("Glue job %s: attaching to run %s (%s) of this flow run", name, existing["Id"],
                         existing["JobRunState"])
             return existing["Id"]
+        if existing is not None and existing["JobRunState"] == "STOPPING":
+            self._wait_until(name, existing["Id"], lambda state: state != "STOPPING")
         arguments = dict(zip(args.to_argv()[::2], args.to_argv()[1::2], strict=True))
         try:
             run_id = self.glue.start_job_run(JobName=name, Arguments=arguments)["JobRunId"]
@@ -101,31 +105,43 @@ class GlueRunner:
         return run_id
 
     def _run_of_flow_run(self, name: str, flow_run_id: str) -> dict[str, Any] | None:
-        """The newest run of job `name` started for this flow run, if any (runs come newest first)."""
-        for page in self.glue.get_paginator("get_job_runs").paginate(JobName=name):
-            for job_run in page["JobRuns"]:
-                if job_run.get("Arguments", {}).get("--run-id") == flow_run_id:
-                    return job_run
-        return None
+        """The latest run of job `name` started for this flow run, if any."""
+        runs = [
+            job_run
+            for page in self.glue.get_paginator("get_job_runs").paginate(JobName=name)
+            for job_run in page["JobRuns"]
+            if job_run.get("Arguments", {}).get("--run-id") == flow_run_id
+        ]
+        return max(runs, key=lambda job_run: job_run["StartedOn"], default=None)
 
     def wait(self, name: str, run_id: str) -> dict[str, Any]:
-        deadline = self._clock() + self.timeout_s
+        job_run = self._wait_until(name, run_id, lambda state: state not in ACTIVE_STATES)
+        state = job_run["JobRunState"]
+        if state != "SUCCEEDED":
+            message = job_run.get("ErrorMessage") or "Glue gave no error message; see the job run's logs"
+            raise GlueJobError(f"Glue job {name} run {run_id} ended {state}: {message}")
+        logger.info("Glue job %s: run %s succeeded in %s s", name, run_id, job_run.get("ExecutionTime"))
+        return job_run
+
+    def _wait_until(self, name: str, run_id: str, done: Callable[[str], bool]) -> dict[str, Any]:
+        timeout_s = self.timeout_s if self.timeout_s is not None else self._job_timeout_s(name)
+        deadline = self._clock() + timeout_s
         while True:
             job_run = self.glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
             state = job_run["JobRunState"]
-            if state == "SUCCEEDED":
-                logger.info("Glue job %s: run %s succeeded in %s s", name, run_id, job_run.get("ExecutionTime"))
+            if done(state):
                 return job_run
-            if state not in ACTIVE_STATES:
-                message = job_run.get("ErrorMessage") or "Glue gave no error message; see the job run's logs"
-                raise GlueJobError(f"Glue job {name} run {run_id} ended {state}: {message}")
             if self._clock() >= deadline:
                 self._stop(name, run_id)
                 raise GlueJobError(
-                    f"Glue job {name} run {run_id} still {state} after {self.timeout_s / 60:g} minutes; "
+                    f"Glue job {name} run {run_id} still {state} after {timeout_s / 60:g} minutes; "
                     "asked Glue to stop it"
                 )
             self._sleep(self.poll_s)
+
+    def _job_timeout_s(self, name: str) -> float:
+        minutes = self.glue.get_job(JobName=name)["Job"].get("Timeout") or 2880  # Glue's own default: 48 h
+        return (minutes + GRACE_MINUTES) * 60
 
     def _stop(self, name: str, run_id: str) -> None:
         try:

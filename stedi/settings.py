@@ -77,6 +77,12 @@ class Settings:
             return replace(
                 self, landing=_absolute(self.landing), lake=_absolute(self.lake), warehouse=_absolute_duckdb(self.warehouse)
             )
+        # Glue job runs cannot see this machine's folders, and only Redshift loads gold from S3.
+        for name in ("landing", "lake"):
+            if not getattr(self, name).startswith("s3://"):
+                raise SettingsError(f"the glue runner needs an s3:// {name}, got {getattr(self, name)!r}")
+        if self.loads_warehouse and not self.warehouse.startswith("redshift://"):
+            raise SettingsError(f"the glue runner loads gold into redshift://... (or none), got {self.warehouse!r}")
         return self
 
 

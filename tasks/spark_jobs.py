@@ -12,19 +12,34 @@ from stedi.runners import runner_for
 
 
 def _lost_sight_of_aws(task, task_run, state) -> bool:
-    """Retry when talking to AWS failed, not when a job failed (a rerun would fail the same way).
+    """Retry when talking to AWS failed for a passing reason (network, throttling, AWS's own errors), not
+    when a job failed or AWS refused the call (a retry would fail the same way).
 
     A retry never starts a second Glue job run beside one that is still going: the Glue runner attaches
     to the run of this flow run if there is one.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         state.result()
-    except (BotoCoreError, ClientError):
-        return True
-    except Exception:
+    except Exception as error:
+        return is_transient_aws_error(error)
+    return False
+
+
+_TRANSIENT_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+                    "InternalServiceException", "InternalFailure", "InternalError", "ServiceUnavailable",
+                    "RequestTimeout", "SlowDown"}
+
+
+def is_transient_aws_error(error: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, (NoCredentialsError, NoRegionError)):
         return False
+    if isinstance(error, BotoCoreError):  # connection refused or reset, timeouts
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES or status >= 500
     return False
 
 

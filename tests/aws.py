@@ -20,7 +20,7 @@ REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/stedi-glue"
 
 
-def free_port() -> int:
+def free_port() -> int:  # for the stand-in, and for the Prefect server of the deployment test
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

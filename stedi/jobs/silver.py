@@ -10,6 +10,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from schemas.enforce import enforce_contract
+from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
 from stedi.secrets import pseudonym_secret
@@ -88,8 +89,10 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     sources = {
         name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in TRUSTED_TABLE.items()
     }
-    tables = {table: {"rows": rows} for table, rows in publish.rows.items()}
-    report = {"sources": sources, "tables": tables, "contracts": publish.contracts, "consent_policy": args.consent_policy}
+    # In the contracts' order, whichever thread published first
+    tables = {table: {"rows": publish.rows[table]} for table in CONTRACTS}
+    contracts = {table: publish.contracts[table] for table in CONTRACTS}
+    report = {"sources": sources, "tables": tables, "contracts": contracts, "consent_policy": args.consent_policy}
     return write_report(args, JOB, started, report)
 
 

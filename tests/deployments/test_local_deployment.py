@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,12 @@ import pyarrow.dataset as ds
 import pytest
 
 from stedi.prefect_api import wait_until_healthy
+from tests.aws import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -57,6 +51,7 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
         run("--no-prompt", "deploy", "--all")
         glue = run("deployment", "inspect", "stedi-lakehouse/glue").stdout
         assert "'runner': 'glue'" in glue and "'work_pool_name': 'stedi-glue'" in glue, glue
+        assert "'limit': 1" in glue and "ENQUEUE" in glue, glue  # one flow run at a time writes the lake
         worker = subprocess.Popen([prefect, "worker", "start", "--pool", "stedi-local"], env=env, cwd=REPO,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"

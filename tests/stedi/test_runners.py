@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from deployments.glue import GlueTarget, deploy
 from stedi.jobs.common import JobArgs
 from stedi.runners import GlueJobError, GlueRunner, runner_for
+from tasks.spark_jobs import is_transient_aws_error
 from tests.aws import ROLE_ARN
 
 REPORT = {"job": "bronze", "tables": {"customer_landing": {"rows": 956}}}
@@ -36,7 +38,6 @@ def test_a_job_run_to_completion_returns_the_report_the_job_wrote(deployed):
     (job_run,) = deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
     assert job_run["Arguments"]["--run-id"] == "flow-run-1"
     assert job_run["Arguments"]["--lake"] == f"s3://{deployed.bucket}/prod/lake"
-    assert job_run["Arguments"]["--job-bookmark-option"] == "job-bookmark-disable"  # the job's defaults apply
 
 
 def test_a_failed_job_run_fails_with_glue_s_error_message(deployed):
@@ -78,6 +79,13 @@ def test_a_run_that_outlives_the_timeout_fails_the_wait(deployed):
     assert job_run["JobRunState"] == "STOPPED"
 
 
+def test_by_default_the_wait_ends_a_little_after_the_job_s_own_timeout(deployed):
+    deployed.stand_in.keeps_running()
+    ticks = itertools.count(step=60)
+    with pytest.raises(GlueJobError, match=r"still STARTING after 65 minutes"):  # 60 deployed + 5 of grace
+        runner(deployed, clock=lambda: next(ticks)).run("bronze", job_args(deployed))
+
+
 def test_a_job_that_was_never_deployed_is_named(aws):
     with pytest.raises(GlueJobError, match="stedi-bronze does not exist: run `stedi deploy glue` first"):
         runner(aws).run("bronze", job_args(aws))
@@ -86,3 +94,22 @@ def test_a_job_that_was_never_deployed_is_named(aws):
 def test_runner_for_names_the_runners():
     with pytest.raises(ValueError, match="unknown runner 'emr'"):
         runner_for("emr")
+
+
+@pytest.mark.parametrize(
+    ("error", "retry"),
+    [
+        # the network or AWS itself: the retry attaches to the run it lost sight of
+        (EndpointConnectionError(endpoint_url="https://glue.us-east-1.amazonaws.com"), True),
+        (ClientError({"Error": {"Code": "ThrottlingException"}}, "GetJobRun"), True),
+        (ClientError({"Error": {"Code": "InternalServiceException"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                     "StartJobRun"), True),
+        # refusals and failed jobs: the same call would fail the same way
+        (ClientError({"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                     "StartJobRun"), False),
+        (NoCredentialsError(), False),
+        (GlueJobError("Glue job stedi-silver run jr_1 ended FAILED: ContractViolation"), False),
+    ],
+)
+def test_the_spark_job_tasks_retry_only_passing_aws_trouble(error, retry):
+    assert is_transient_aws_error(error) is retry
