@@ -31,7 +31,7 @@ class JobArgs:
 
     @classmethod
     def parse(cls, argv: Sequence[str]) -> JobArgs:
-        parser = argparse.ArgumentParser()
+        parser = argparse.ArgumentParser(allow_abbrev=False)  # no prefix matching on arguments Glue adds
         for f in fields(cls):
             required = f.default is MISSING
             parser.add_argument(
@@ -75,6 +75,6 @@ def job_main(job: str, run: Callable[[SparkSession, JobArgs], dict[str, Any]], a
 
 
 def _option(argv: Sequence[str], name: str) -> str | None:
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument(name, default=None)
     return vars(parser.parse_known_args(argv)[0])[name.lstrip("-").replace("-", "_")]
