@@ -39,17 +39,13 @@ class CustomerCurrent(DataFrameModel):
 class CustomerTrusted(CustomerCurrent):
     research_consent_at: T.TimestampType() = Field(nullable=False)
 
-    class Config:
+    class Config(CustomerCurrent.Config):  # strict, same key; only the name differs
         name = "customer_trusted"
-        strict = True
-        unique = ["customer_email"]
 
 
 class CustomerCurated(CustomerTrusted):
-    class Config:
+    class Config(CustomerTrusted.Config):
         name = "customer_curated"
-        strict = True
-        unique = ["customer_email"]
 
 
 class AccelerometerTrusted(DataFrameModel):
