@@ -22,7 +22,7 @@ _STARTUP_TIMEOUT_S = 60
 
 class TemporaryAPI:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         # As Prefect's own temporary server, plus analytics off: its heartbeat races the run's writes to
         # the SQLite database ("database is locked" tracebacks) and has nowhere to go from a laptop run.
@@ -48,12 +48,17 @@ class TemporaryAPI:
             yield self
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout_s=10)
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float) -> None:
+    """Terminate `process`, and kill it if it has not ended after `timeout_s`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def wait_until_healthy(api_url: str, process: subprocess.Popen, timeout_s: float) -> None:
@@ -85,7 +90,7 @@ def _profile_has_api_url() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

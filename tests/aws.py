@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,21 +19,15 @@ REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/stedi-glue"
 
 
-def free_port() -> int:  # for the stand-in, and for the Prefect server of the deployment test
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class GlueStandIn:
     """Decides what each run of a Glue job does in moto, by job name."""
 
-    def __init__(self, monkeypatch, endpoint: str) -> None:
+    def __init__(self, monkeypatch, endpoint: str, s3) -> None:
         from moto.core.responses import ActionResult
         from moto.core.utils import utcnow
         from moto.glue import models, responses
 
-        self.endpoint = endpoint
+        self.endpoint, self.s3 = endpoint, s3
         self._behaviours: dict[str, Callable[[Any], None]] = {}
         start_job_run = models.FakeJob.start_job_run
         as_dict = models.FakeJobRun.as_dict
@@ -84,7 +77,7 @@ class GlueStandIn:
             args = JobArgs.parse([part for item in job_run.arguments.items() for part in item])
             replayed = {**report, "run_id": args.run_id, "args": args.as_dict()}
             bucket, _, key = lake.report_path(args.lake, args.run_id, job).removeprefix("s3://").partition("/")
-            s3_client(self.endpoint).put_object(Bucket=bucket, Key=key, Body=json.dumps(replayed).encode())
+            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(replayed).encode())
 
         self._behaviours[job_name] = behave
 
@@ -104,12 +97,6 @@ class GlueStandIn:
             json={"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 1000}},
             timeout=10,
         ).raise_for_status()
-
-
-def s3_client(endpoint: str):
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
 
 
 def sample_reports(lake: Path) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from stedi.settings import SAMPLE_LANDING
 from stedi.spark import build_session
 
 # Spark turns naive Python datetimes into instants with the process's zone; the pipeline runs in UTC.
@@ -28,11 +27,6 @@ def spark() -> SparkSession:
     session = build_session(master="local[2]", app_name="stedi-tests", **{"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def sample_landing() -> str:
-    return SAMPLE_LANDING
 
 
 def stedi_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -101,7 +95,7 @@ def moto_endpoint() -> str:
     """moto's server, in this process so that tests can decide how its Glue job runs end (tests/aws.py)."""
     from moto.server import ThreadedMotoServer
 
-    from tests.aws import free_port
+    from stedi.prefect_api import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -127,6 +121,16 @@ def aws(moto_endpoint, monkeypatch):
     s3, glue = boto3.client("s3"), boto3.client("glue")
     s3.create_bucket(Bucket="stedi-test")
     yield types.SimpleNamespace(endpoint=moto_endpoint, s3=s3, glue=glue, bucket="stedi-test",
-                                stand_in=GlueStandIn(monkeypatch, moto_endpoint))
+                                stand_in=GlueStandIn(monkeypatch, moto_endpoint, s3))
     requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition",
                   json={"model_name": "glue::job_run"}, timeout=10)
+
+
+@pytest.fixture
+def glue_deployed(aws):
+    """The stand-in after `stedi deploy glue`: code on S3, the three jobs, the catalog."""
+    from deployments.glue import GlueTarget, deploy
+    from tests.aws import ROLE_ARN
+
+    deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
+    return aws

@@ -11,22 +11,12 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from stedi.prefect_api import wait_until_healthy
-from tests.aws import free_port
+from stedi.prefect_api import free_port, stop_process, wait_until_healthy
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
@@ -60,8 +50,8 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
         assert "Completed" in result.stdout + result.stderr
     finally:
         if worker is not None:
-            stop(worker)
-        stop(server)
+            stop_process(worker, timeout_s=20)
+        stop_process(server, timeout_s=20)
 
     assert ds.dataset(str(lake / "silver" / "machine_learning_curated"), format="parquet").count_rows() == 40_981
     assert ds.dataset(str(lake / "silver" / "customer_trusted"), format="parquet").count_rows() == 482

@@ -50,25 +50,17 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert f"/artifacts/key/{ROWS_KEY}" in by_key[SUMMARY_KEY].data
 
 
-@pytest.fixture
-def glue_deployed(aws, monkeypatch):
-    from deployments.glue import GlueTarget, deploy
-    from tests.aws import ROLE_ARN
-
-    deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
-    monkeypatch.setenv("STEDI_GLUE_POLL_SECONDS", "0")
-    return aws
-
-
-def run_on_glue(aws):
+def run_on_glue(aws, monkeypatch):
     from flows.stedi_lakehouse import stedi_lakehouse
 
+    monkeypatch.setenv("STEDI_GLUE_POLL_SECONDS", "0")
     # No warehouse: Redshift would COPY the gold that moto's job runs never wrote (tests/stedi/warehouse
     # covers the Redshift load); the lake's tables are what Athena reads through the Glue Data Catalog.
     return stedi_lakehouse(landing=f"s3://{aws.bucket}/prod/landing", lake=f"s3://{aws.bucket}/prod/lake",
                            warehouse="none", runner="glue", return_state=True)
 
 
+@pytest.mark.integration  # replays the reports of the session's sample runs
 def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(prefect_api, glue_deployed,
                                                                               sample_runs, monkeypatch):
     from prefect_aws import AwsCredentials
@@ -86,7 +78,7 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(p
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name)
 
-    state = run_on_glue(glue_deployed)
+    state = run_on_glue(glue_deployed, monkeypatch)
 
     assert state.is_completed(), state.message
     summary = state.result()
@@ -100,14 +92,15 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(p
         assert job_run["Arguments"]["--lake"] == f"s3://{glue_deployed.bucket}/prod/lake"
 
 
+@pytest.mark.integration
 def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_it(prefect_api, glue_deployed,
-                                                                                 sample_runs):
+                                                                                 sample_runs, monkeypatch):
     from tests.aws import sample_reports
 
     glue_deployed.stand_in.writes_report("stedi-bronze", "bronze", sample_reports(sample_runs["first_lake"])["bronze"])
     glue_deployed.stand_in.fails("stedi-silver", "ContractViolation: machine_learning_curated: customer_key (3 rows)")
 
-    state = run_on_glue(glue_deployed)
+    state = run_on_glue(glue_deployed, monkeypatch)
 
     assert state.is_failed()
     with pytest.raises(Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"):

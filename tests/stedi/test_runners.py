@@ -7,19 +7,11 @@ import itertools
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from deployments.glue import GlueTarget, deploy
 from stedi.jobs.common import JobArgs
 from stedi.runners import GlueJobError, GlueRunner, runner_for
 from tasks.spark_jobs import is_transient_aws_error
-from tests.aws import ROLE_ARN
 
 REPORT = {"job": "bronze", "tables": {"customer_landing": {"rows": 956}}}
-
-
-@pytest.fixture
-def deployed(aws):
-    deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
-    return aws
 
 
 def job_args(aws, run_id="flow-run-1") -> JobArgs:
@@ -31,62 +23,62 @@ def runner(aws, **options) -> GlueRunner:
     return GlueRunner(aws.glue, poll_s=0, sleep=lambda s: None, **options)
 
 
-def test_a_job_run_to_completion_returns_the_report_the_job_wrote(deployed):
-    deployed.stand_in.writes_report("stedi-bronze", "bronze", REPORT)
-    report = runner(deployed).run("bronze", job_args(deployed))
+def test_a_job_run_to_completion_returns_the_report_the_job_wrote(glue_deployed):
+    glue_deployed.stand_in.writes_report("stedi-bronze", "bronze", REPORT)
+    report = runner(glue_deployed).run("bronze", job_args(glue_deployed))
     assert report["tables"] == REPORT["tables"] and report["run_id"] == "flow-run-1"
-    (job_run,) = deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
+    (job_run,) = glue_deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
     assert job_run["Arguments"]["--run-id"] == "flow-run-1"
-    assert job_run["Arguments"]["--lake"] == f"s3://{deployed.bucket}/prod/lake"
+    assert job_run["Arguments"]["--lake"] == f"s3://{glue_deployed.bucket}/prod/lake"
 
 
-def test_a_failed_job_run_fails_with_glue_s_error_message(deployed):
-    deployed.stand_in.fails("stedi-silver", "ContractViolation: customer_trusted: customer_email unique (2 rows)")
+def test_a_failed_job_run_fails_with_glue_s_error_message(glue_deployed):
+    glue_deployed.stand_in.fails("stedi-silver", "ContractViolation: customer_trusted: customer_email unique (2 rows)")
     with pytest.raises(GlueJobError, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: customer_trusted"):
-        runner(deployed).run("silver", job_args(deployed))
+        runner(glue_deployed).run("silver", job_args(glue_deployed))
 
 
-def test_a_retry_attaches_to_the_run_of_its_flow_run_instead_of_starting_another(deployed):
-    deployed.stand_in.keeps_running()
-    first = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
-    again = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+def test_a_retry_attaches_to_the_run_of_its_flow_run_instead_of_starting_another(glue_deployed):
+    glue_deployed.stand_in.keeps_running()
+    first = runner(glue_deployed).start_or_attach("stedi-gold", job_args(glue_deployed))
+    again = runner(glue_deployed).start_or_attach("stedi-gold", job_args(glue_deployed))
     assert again == first
-    assert len(deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"]) == 1
+    assert len(glue_deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"]) == 1
 
 
-def test_a_retry_after_a_failed_run_starts_a_new_one(deployed):
-    deployed.stand_in.fails("stedi-gold", "out of memory")
-    failed = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
-    deployed.stand_in.writes_report("stedi-gold", "gold", REPORT)
-    retried = runner(deployed).start_or_attach("stedi-gold", job_args(deployed))
+def test_a_retry_after_a_failed_run_starts_a_new_one(glue_deployed):
+    glue_deployed.stand_in.fails("stedi-gold", "out of memory")
+    failed = runner(glue_deployed).start_or_attach("stedi-gold", job_args(glue_deployed))
+    glue_deployed.stand_in.writes_report("stedi-gold", "gold", REPORT)
+    retried = runner(glue_deployed).start_or_attach("stedi-gold", job_args(glue_deployed))
     assert retried != failed
 
 
-def test_another_flow_run_s_active_run_is_not_taken_for_ours(deployed):
-    deployed.stand_in.keeps_running()
-    runner(deployed).start_or_attach("stedi-bronze", job_args(deployed, run_id="flow-run-1"))
+def test_another_flow_run_s_active_run_is_not_taken_for_ours(glue_deployed):
+    glue_deployed.stand_in.keeps_running()
+    runner(glue_deployed).start_or_attach("stedi-bronze", job_args(glue_deployed, run_id="flow-run-1"))
     with pytest.raises(GlueJobError, match="already running for another flow run"):
-        runner(deployed).start_or_attach("stedi-bronze", job_args(deployed, run_id="flow-run-2"))
+        runner(glue_deployed).start_or_attach("stedi-bronze", job_args(glue_deployed, run_id="flow-run-2"))
 
 
-def test_a_run_that_outlives_the_timeout_fails_the_wait(deployed):
-    deployed.stand_in.keeps_running()
+def test_a_run_that_outlives_the_timeout_fails_the_wait(glue_deployed):
+    glue_deployed.stand_in.keeps_running()
     ticks = itertools.count(step=60)  # each poll is a minute later
-    slow = runner(deployed, timeout_s=300, clock=lambda: next(ticks))
+    slow = runner(glue_deployed, timeout_s=300, clock=lambda: next(ticks))
     with pytest.raises(GlueJobError, match=r"still STARTING after 5 minutes; asked Glue to stop it"):
-        slow.run("bronze", job_args(deployed))
-    (job_run,) = deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
+        slow.run("bronze", job_args(glue_deployed))
+    (job_run,) = glue_deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
     assert job_run["JobRunState"] == "STOPPED"
 
 
-def test_by_default_the_wait_ends_a_little_after_the_job_s_own_timeout(deployed):
-    deployed.stand_in.keeps_running()
+def test_by_default_the_wait_ends_a_little_after_the_job_s_own_timeout(glue_deployed):
+    glue_deployed.stand_in.keeps_running()
     ticks = itertools.count(step=60)
-    with pytest.raises(GlueJobError, match=r"still STARTING after 65 minutes"):  # 60 deployed + 5 of grace
-        runner(deployed, clock=lambda: next(ticks)).run("bronze", job_args(deployed))
+    with pytest.raises(GlueJobError, match=r"still STARTING after 65 minutes"):  # 60 glue_deployed + 5 of grace
+        runner(glue_deployed, clock=lambda: next(ticks)).run("bronze", job_args(glue_deployed))
 
 
-def test_a_job_that_was_never_deployed_is_named(aws):
+def test_a_job_that_was_never_glue_deployed_is_named(aws):
     with pytest.raises(GlueJobError, match="stedi-bronze does not exist: run `stedi deploy glue` first"):
         runner(aws).run("bronze", job_args(aws))
 

@@ -27,9 +27,8 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> None:
     (folder / name).write_text("\n".join(lines) + "\n")
 
 
-def run_jobs(spark, landing: Path, lake_dir: Path, consent_policy: str = "ever") -> dict:
-    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id="run-1", ingested_at="2026-11-22T00:00:00+00:00",
-                   consent_policy=consent_policy)
+def run_jobs(spark, landing: Path, lake_dir: Path) -> dict:
+    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id="run-1", ingested_at="2026-11-22T00:00:00+00:00")
     bronze_report = bronze.run(spark, args)
     silver_report = silver.run(spark, args)
     return build_summary(args.run_id, args.consent_policy, bronze_report, silver_report)
