@@ -17,6 +17,7 @@ from typing import Any
 
 from deployments.catalog import register_catalog
 from deployments.changes import Change
+from stedi.runners import DEFAULT_JOB_PREFIX, glue_job_name
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ("bronze", "silver", "gold")  # one Glue job per zone transition, run in this order by the flow
@@ -36,7 +37,7 @@ class GlueTarget:
     bucket: str
     prefix: str
     role_arn: str
-    job_prefix: str = "stedi"
+    job_prefix: str = DEFAULT_JOB_PREFIX
     database: str = "stedi"
     landing: str | None = None  # default s3://BUCKET/PREFIX/landing
     lake: str | None = None  # default s3://BUCKET/PREFIX/lake
@@ -64,7 +65,7 @@ class GlueTarget:
         return f"s3://{self.bucket}/{self.key(*parts)}"
 
     def job_name(self, job: str) -> str:
-        return f"{self.job_prefix}-{job}"
+        return glue_job_name(self.job_prefix, job)
 
 
 def package() -> bytes:

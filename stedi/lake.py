@@ -87,10 +87,17 @@ def publish(
     A failing check (or write) leaves the previous table untouched.
     """
     if not is_local(path):
-        # S3 has no atomic rename; check before writing, then overwrite in place.
-        if check is not None:
+        # S3 has no atomic rename; check before writing, then overwrite in place. The checked frame is
+        # kept, so that the write does not compute its plan (joins, hashes) a second time.
+        if check is None:
+            df.write.mode("overwrite").format(fmt).save(path)
+            return
+        df = df.persist()
+        try:
             check(df)
-        df.write.mode("overwrite").format(fmt).save(path)
+            df.write.mode("overwrite").format(fmt).save(path)
+        finally:
+            df.unpersist()
         return
     target = _local(path)
     staging = target.with_name(f"_staging-{target.name}")

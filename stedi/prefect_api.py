@@ -77,10 +77,18 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen, timeout_s: float
 
 
 def start_temporary_api() -> TemporaryAPI | None:
-    """Start a temporary API, unless a server or Prefect Cloud is configured (environment or profile)."""
-    if os.environ.get("PREFECT_API_URL") or _profile_has_api_url():
+    """Start a temporary API, unless a server or Prefect Cloud is configured (environment or profile).
+
+    The profile is read after the start: reading it imports Prefect's settings (over a second), and the
+    API's start-up is what the run waits for. A profile that names a server stops the API again.
+    """
+    if os.environ.get("PREFECT_API_URL"):
         return None
-    return TemporaryAPI()
+    api = TemporaryAPI()
+    if _profile_has_api_url():
+        api.stop()
+        return None
+    return api
 
 
 def _profile_has_api_url() -> bool:

@@ -20,7 +20,7 @@ from typing import Literal
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from stedi.sources import SOURCES, Source
+from stedi.sources import Source
 
 Action = Literal["quarantine", "warn"]
 
@@ -77,16 +77,3 @@ def value_rules(source: Source, action: Action) -> list[Rule]:
 
 def rule(name: str) -> Rule:
     return next(r for r in VALUE_RULES if r.name == name)
-
-
-def all_rules() -> list[tuple[str, str, Action, str]]:
-    """(source, rule, action, description) for every rule, structural ones included: for docs and tests."""
-    listed = []
-    for source in SOURCES.values():
-        listed.append((source.name, MALFORMED_JSON, "quarantine", "the line is not a JSON object"))
-        listed += [(source.name, f"missing_{f.name}", "quarantine", f"{f.name} is absent or null")
-                   for f in source.fields if f.required]
-        listed += [(source.name, f"uncoercible_{f.name}", "quarantine", f"{f.name} is not a {f.kind}")
-                   for f in source.fields if f.kind != "string"]
-        listed += [(r.source, r.name, r.action, r.description) for r in VALUE_RULES if r.source == source.name]
-    return listed

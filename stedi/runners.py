@@ -36,6 +36,11 @@ class LocalRunner:
         return lake.read_json(lake.report_path(args.lake, args.run_id, job))
 
 
+def glue_job_name(job_prefix: str, job: str) -> str:
+    """The Glue job of one zone transition: what `stedi deploy glue` creates and the runner starts."""
+    return f"{job_prefix}-{job}"
+
+
 class GlueJobError(RuntimeError):
     """A Glue job run failed, timed out or could not start; the message carries Glue's own words."""
 
@@ -75,7 +80,7 @@ class GlueRunner:
         )
 
     def run(self, job: str, args: JobArgs) -> dict[str, Any]:
-        name = f"{self.job_prefix}-{job}"
+        name = glue_job_name(self.job_prefix, job)
         run_id = self.start_or_attach(name, args)
         self.wait(name, run_id)
         return lake.read_json(lake.report_path(args.lake, args.run_id, job))

@@ -33,7 +33,7 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[st
         landing = sum(row["records"] for row in by_rule)
         in_bronze = next((row for row in by_rule if row["_rule"] is None), None)
         flagged = {name: in_bronze[name] for name in warn_flags if in_bronze and in_bronze[name]}
-        drift = extra_field_counts(parsed) if any(row["drifted"] for row in by_rule) else {}
+        drift = extra_field_counts(parsed) if in_bronze and in_bronze["drifted"] else {}  # counted among bronze
         lake.publish(parsed.transform(bronze_records(source)), lake.table_path(args.lake, "bronze", source.name))
         lake.publish(
             parsed.transform(quarantine_records(source)),
