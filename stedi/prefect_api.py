@@ -24,10 +24,15 @@ class TemporaryAPI:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        # As Prefect's own temporary server, plus analytics off: its heartbeat races the run's writes to
-        # the SQLite database ("database is locked" tracebacks) and has nowhere to go from a laptop run.
+        # As Prefect's own temporary server, plus:
+        # - analytics off: its heartbeat races the run's writes to the SQLite database ("database is
+        #   locked" tracebacks) and has nowhere to go from a laptop run;
+        # - no block type registration at start-up: it imports every installed Prefect collection (about
+        #   a second, on the run's critical path). A block saved with `.save()` registers its own type,
+        #   and `Block.load` of a type never registered finds no block, as it should.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+               "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
@@ -40,11 +45,16 @@ class TemporaryAPI:
 
     @contextlib.contextmanager
     def serving(self):
-        """Within the block, Prefect clients of this process use this API."""
+        """Within the block, Prefect clients of this process use this API.
+
+        Flow runs send no heartbeats to it: heartbeats let a lasting server mark a run whose process
+        died as crashed, and this API dies with the process. Prefect's heartbeat thread sleeps in
+        one-second steps, which the end of every flow run would wait out.
+        """
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         self.wait_until_healthy()
-        with temporary_settings(updates={PREFECT_API_URL: self.url}):
+        with temporary_settings(updates={PREFECT_API_URL: self.url, "flows.heartbeat_frequency": None}):
             yield self
 
     def stop(self) -> None:
