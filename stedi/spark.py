@@ -108,3 +108,32 @@ def start_session_in_background(master: str = "local[*]") -> Future[SparkSession
 def get_session() -> SparkSession:
     """The run's session: the one started in the background, or a new one."""
     return start_session_in_background().result()
+
+
+_ending: Future[None] | None = None
+_JVM_EXIT_TIMEOUT_S = 60
+
+
+def end_session_in_background() -> None:
+    """End the run's JVM while the process does its last work (the summary, Prefect's last writes).
+
+    The gateway exits when its input closes, and Spark's shutdown hook stops the context and removes
+    its temporary folders, as at any process exit; only sooner, and beside the rest. No Spark call may
+    follow in this process.
+    """
+    global _ending
+    if _session is not None and _ending is None:
+        _ending = _pool.submit(_end_jvm, _session)
+
+
+def wait_for_session_end() -> None:
+    if _ending is not None:
+        _ending.result()
+
+
+def _end_jvm(session: Future[SparkSession]) -> None:
+    if session.exception() is not None:  # never started: nothing to end
+        return
+    jvm = session.result().sparkContext._gateway.proc
+    jvm.stdin.close()
+    jvm.wait(timeout=_JVM_EXIT_TIMEOUT_S)

@@ -58,6 +58,7 @@ def sample_runs(tmp_path_factory) -> dict:
         "first": json.loads((tmp_path / "first.json").read_text()),
         "second": json.loads((tmp_path / "second.json").read_text()),
         "stdout": first.stdout,
+        "prefect_home": tmp_path / "prefect-home",
     }
 
 

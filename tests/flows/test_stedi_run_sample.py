@@ -172,3 +172,50 @@ def test_analyst_facing_tables_carry_no_pii(sample_runs):
                             where table_catalog = 'w' and table_schema = 'stedi'""").fetchall()
     leaking = {(t, c) for t, c in columns if t != "customers" and c in pii}
     assert not leaking and {c for t, c in columns if t == "customers"} >= {"customer_email", "birth_date"}
+
+
+def test_a_run_leaves_no_process_behind(sample_runs):
+    """The JVM and the temporary Prefect API end with `stedi run`: none still carries the run's
+    PREFECT_HOME in its environment."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        pytest.skip("needs /proc to see other processes' environments")
+    marker = f"PREFECT_HOME={sample_runs['prefect_home']}".encode()
+    left = []
+    for environ in proc.glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                left.append((environ.parent / "cmdline").read_bytes().replace(b"\0", b" ")[:200])
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    assert not left
+
+
+def test_a_secret_block_in_the_workspace_keys_the_customers(tmp_path, monkeypatch):
+    """The temporary API registers no block types at start-up; a Secret block the user saved is found."""
+    import hashlib
+    import hmac
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from tests.conftest import stedi_run
+
+    monkeypatch.delenv("STEDI_PSEUDONYM_KEY", raising=False)
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    save = "from prefect.blocks.system import Secret; Secret(value='workspace-key').save('stedi-pseudonym-key')"
+    saved = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, text=True, timeout=300)
+    assert saved.returncode == 0, saved.stderr[-3000:]
+
+    lake = tmp_path / "lake"
+    result = stedi_run(tmp_path, "--lake", str(lake), "--warehouse", "none", "--summary", str(tmp_path / "s.json"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not any("development secret" in w for w in json.loads((tmp_path / "s.json").read_text()).get("warnings", []))
+    emails = pq.read_table(lake / "silver" / "customer_curated", columns=["customer_email"]).column(0).to_pylist()
+    expected = {hmac.new(b"workspace-key", e.encode(), hashlib.sha256).hexdigest() for e in emails}
+    keys = set(pq.read_table(lake / "silver" / "machine_learning_curated", columns=["customer_key"]).column(0).to_pylist())
+    assert keys and keys <= expected
