@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -43,7 +44,6 @@ LOCAL_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
     # Off: on a few MB, adaptive execution's re-planning after every shuffle stage (a Spark job each)
     # costs more than it saves.
     "spark.sql.adaptive.enabled": "false",
@@ -77,6 +77,10 @@ def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", *
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if "spark.sql.shuffle.partitions" not in overrides:
+        # One shuffle partition per task slot (a core, as the JVM counts them): the default 200, or
+        # any count above the slots, only adds tasks to the small shuffles of a local run.
+        spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
     return spark
 
 
@@ -115,25 +119,28 @@ _JVM_EXIT_TIMEOUT_S = 60
 
 
 def end_session_in_background() -> None:
-    """End the run's JVM while the process does its last work (the summary, Prefect's last writes).
+    """End the run's JVM while the process does its last work (Prefect's last writes to its API).
 
     The gateway exits when its input closes, and Spark's shutdown hook stops the context and removes
-    its temporary folders, as at any process exit; only sooner, and beside the rest. No Spark call may
-    follow in this process.
+    its temporary folders, as at any process exit; only sooner, and beside the rest. For a process
+    about to exit: no Spark call may follow. The pool's thread is joined at exit, as any.
     """
     global _ending
     if _session is not None and _ending is None:
         _ending = _pool.submit(_end_jvm, _session)
 
 
-def wait_for_session_end() -> None:
-    if _ending is not None:
-        _ending.result()
-
-
 def _end_jvm(session: Future[SparkSession]) -> None:
     if session.exception() is not None:  # never started: nothing to end
         return
     jvm = session.result().sparkContext._gateway.proc
+    if jvm is None:  # a gateway this process did not launch (PYSPARK_GATEWAY_PORT) is not ours to end
+        return
     jvm.stdin.close()
-    jvm.wait(timeout=_JVM_EXIT_TIMEOUT_S)
+    try:
+        jvm.wait(timeout=_JVM_EXIT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        jvm.kill()
+        jvm.wait()
+        print(f"warning: the Spark JVM did not exit within {_JVM_EXIT_TIMEOUT_S} s of its gateway closing; "
+              "it was killed", file=sys.stderr)
