@@ -28,8 +28,9 @@ class TemporaryAPI:
         # - analytics off: its heartbeat races the run's writes to the SQLite database ("database is
         #   locked" tracebacks) and has nowhere to go from a laptop run;
         # - no block type registration at start-up: it imports every installed Prefect collection (about
-        #   a second, on the run's critical path). A block saved with `.save()` registers its own type,
-        #   and `Block.load` of a type never registered finds no block, as it should.
+        #   a second, on the run's critical path); the memoizing wrapper around it imports them even
+        #   when registration is off, hence both settings. A block saved with `.save()` registers its
+        #   own type, and `Block.load` of a type never registered finds no block, as it should.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
                "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
@@ -49,7 +50,7 @@ class TemporaryAPI:
 
         Flow runs send no heartbeats to it: heartbeats let a lasting server mark a run whose process
         died as crashed, and this API dies with the process. Prefect's heartbeat thread sleeps in
-        one-second steps, which the end of every flow run would wait out.
+        one-second steps, and the end of every flow run waited up to a second for it to notice.
         """
         from prefect.settings import PREFECT_API_URL, temporary_settings
 

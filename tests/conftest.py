@@ -30,11 +30,37 @@ def spark() -> SparkSession:
 
 
 def stedi_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """`stedi run` as a user runs it, with its own Prefect home so nothing leaks into the user's profile."""
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    """`stedi run` as a user runs it, with its own Prefect home so nothing leaks into the user's profile.
+
+    Returns as soon as `stedi` exits: its output goes to files, which a process it left running could not
+    hold open. `.survivors` lists the processes of the run (the JVM, the temporary API) alive then.
+    """
+    home = tmp_path / "prefect-home"
+    env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
     command = [str(Path(sys.executable).with_name("stedi")), "run", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out, err = tmp_path / f"stedi-{uuid.uuid4().hex[:8]}.out", tmp_path / f"stedi-{uuid.uuid4().hex[:8]}.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        code = subprocess.run(command, env=env, stdout=stdout, stderr=stderr, timeout=600, cwd=tmp_path).returncode
+    result = subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())
+    result.survivors = processes_with_env("PREFECT_HOME", str(home))
+    return result
+
+
+def processes_with_env(name: str, value: str) -> list[str] | None:
+    """Command lines of the processes whose environment sets `name` to `value`; None without /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    marker = f"{name}={value}".encode()
+    found = []
+    for environ in proc.glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append((environ.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +84,7 @@ def sample_runs(tmp_path_factory) -> dict:
         "first": json.loads((tmp_path / "first.json").read_text()),
         "second": json.loads((tmp_path / "second.json").read_text()),
         "stdout": first.stdout,
-        "prefect_home": tmp_path / "prefect-home",
+        "survivors": [first.survivors, second.survivors],
     }
 
 
