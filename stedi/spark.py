@@ -133,9 +133,13 @@ def end_session_in_background() -> None:
 def _end_jvm(session: Future[SparkSession]) -> None:
     if session.exception() is not None:  # never started: nothing to end
         return
-    jvm = session.result().sparkContext._gateway.proc
+    gateway = session.result().sparkContext._gateway
+    jvm = gateway.proc
     if jvm is None:  # a gateway this process did not launch (PYSPARK_GATEWAY_PORT) is not ours to end
         return
+    # Disconnect py4j first: Python objects collected later then no longer tell the JVM to release
+    # theirs, which would fail, loudly, against a JVM that has gone.
+    gateway.shutdown()
     jvm.stdin.close()
     try:
         jvm.wait(timeout=_JVM_EXIT_TIMEOUT_S)

@@ -85,6 +85,7 @@ def sample_runs(tmp_path_factory) -> dict:
         "second": json.loads((tmp_path / "second.json").read_text()),
         "stdout": first.stdout,
         "survivors": [first.survivors, second.survivors],
+        "stderr": [first.stderr, second.stderr],
     }
 
 

@@ -174,6 +174,11 @@ def test_analyst_facing_tables_carry_no_pii(sample_runs):
     assert not leaking and {c for t, c in columns if t == "customers"} >= {"customer_email", "birth_date"}
 
 
+def test_a_run_ends_quietly(sample_runs):
+    """Nothing complains while a successful run ends, for example py4j about a JVM that has gone."""
+    assert not [err for err in sample_runs["stderr"] if "Traceback" in err or "ERROR" in err]
+
+
 def test_a_run_leaves_no_process_behind(sample_runs):
     """The JVM and the temporary Prefect API have ended when `stedi run` returns: no process still
     carries the run's PREFECT_HOME in its environment."""
