@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, build_session
+from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, QUIET_CDS, build_session, end_jvm
 
 _EXIT_TIMEOUT_S = 300
 
@@ -28,19 +28,16 @@ def build(archive: Path = JVM_ARCHIVE) -> Path:
     archive.unlink(missing_ok=True)  # an archive is recorded on top of no other
     partial = archive.with_name(f".{archive.name}.partial")
     partial.unlink(missing_ok=True)
-    options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off -Xlog:cds+dynamic=off"
+    options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} {QUIET_CDS}"
     spark = build_session(**{"spark.driver.extraJavaOptions": options})
-    jvm = spark.sparkContext._gateway.proc
     with tempfile.TemporaryDirectory(prefix="stedi-jvm-archive-") as lake:
         args = JobArgs(landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive",
                        ingested_at=datetime.now(timezone.utc).isoformat())
         for job in (bronze, silver, gold):
             job.run(spark, args)
-    spark.stop()
-    jvm.stdin.close()  # the gateway exits on EOF, and the JVM writes the archive as it exits
-    jvm.wait(timeout=_EXIT_TIMEOUT_S)
+    code = end_jvm(spark, timeout_s=_EXIT_TIMEOUT_S)  # the JVM writes the archive as it exits
     if not partial.is_file():
-        raise RuntimeError(f"the JVM exited ({jvm.returncode}) without writing {partial}")
+        raise RuntimeError(f"the JVM exited ({code}) without writing {partial}")
     partial.rename(archive)
     return archive
 

@@ -18,22 +18,23 @@ import time
 import urllib.request
 
 _STARTUP_TIMEOUT_S = 60
+# No block type registration at start-up: it imports every installed Prefect collection (about a
+# second, on the run's critical path); the memoizing wrapper around it imports them even when
+# registration is off, hence both settings. A block saved with `.save()` registers its own type, and
+# `Block.load` of a type never registered finds no block, as it should.
+WITHOUT_BLOCK_REGISTRATION = {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+                              "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
 
 
 class TemporaryAPI:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        # As Prefect's own temporary server, plus:
-        # - analytics off: its heartbeat races the run's writes to the SQLite database ("database is
-        #   locked" tracebacks) and has nowhere to go from a laptop run;
-        # - no block type registration at start-up: it imports every installed Prefect collection (about
-        #   a second, on the run's critical path); the memoizing wrapper around it imports them even
-        #   when registration is off, hence both settings. A block saved with `.save()` registers its
-        #   own type, and `Block.load` of a type never registered finds no block, as it should.
+        # As Prefect's own temporary server, without block registration, and with analytics off: its
+        # heartbeat races the run's writes to the SQLite database ("database is locked" tracebacks) and
+        # has nowhere to go from a laptop run.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-               "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **WITHOUT_BLOCK_REGISTRATION}
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",

@@ -40,6 +40,7 @@ LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
 # takes about 4 s off the first jobs. The JVM checks the archive itself and ignores one that does not
 # match its version or class path.
 JVM_ARCHIVE = Path(sys.prefix) / "share" / "stedi" / "spark-classes.jsa"
+QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the archive's own messages are not the run's
 LOCAL_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.ui.enabled": "false",
@@ -87,7 +88,7 @@ def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", *
 def java_options_for_local_runs(archive: Path = JVM_ARCHIVE) -> str:
     if not archive.is_file():
         return LOCAL_JAVA_OPTIONS
-    return f"{LOCAL_JAVA_OPTIONS} -XX:SharedArchiveFile={archive} -Xlog:cds=off -Xlog:cds+dynamic=off"
+    return f"{LOCAL_JAVA_OPTIONS} -XX:SharedArchiveFile={archive} {QUIET_CDS}"
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -131,20 +132,27 @@ def end_session_in_background() -> None:
 
 
 def _end_jvm(session: Future[SparkSession]) -> None:
-    if session.exception() is not None:  # never started: nothing to end
-        return
-    gateway = session.result().sparkContext._gateway
+    if session.exception() is None:  # one that never started has nothing to end
+        end_jvm(session.result())
+
+
+def end_jvm(spark: SparkSession, timeout_s: float = _JVM_EXIT_TIMEOUT_S) -> int | None:
+    """Make the session's JVM exit as at the end of its process; its exit code, None if not ours.
+
+    No Spark call may follow. A JVM still running `timeout_s` after its gateway closed is killed.
+    """
+    gateway = spark.sparkContext._gateway
     jvm = gateway.proc
     if jvm is None:  # a gateway this process did not launch (PYSPARK_GATEWAY_PORT) is not ours to end
-        return
+        return None
     # Disconnect py4j first: Python objects collected later then no longer tell the JVM to release
     # theirs, which would fail, loudly, against a JVM that has gone.
     gateway.shutdown()
-    jvm.stdin.close()
+    jvm.stdin.close()  # the gateway exits on EOF; Spark's shutdown hook stops the context
     try:
-        jvm.wait(timeout=_JVM_EXIT_TIMEOUT_S)
+        return jvm.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         jvm.kill()
-        jvm.wait()
-        print(f"warning: the Spark JVM did not exit within {_JVM_EXIT_TIMEOUT_S} s of its gateway closing; "
-              "it was killed", file=sys.stderr)
+        print(f"warning: the Spark JVM did not exit within {timeout_s:g} s of its gateway closing; it was killed",
+              file=sys.stderr)
+        return jvm.wait()

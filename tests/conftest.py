@@ -39,7 +39,8 @@ def stedi_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
     command = [str(Path(sys.executable).with_name("stedi")), "run", *args]
-    out, err = tmp_path / f"stedi-{uuid.uuid4().hex[:8]}.out", tmp_path / f"stedi-{uuid.uuid4().hex[:8]}.err"
+    name = f"stedi-{uuid.uuid4().hex[:8]}"
+    out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         code = subprocess.run(command, env=env, stdout=stdout, stderr=stderr, timeout=600, cwd=tmp_path).returncode
     result = subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())

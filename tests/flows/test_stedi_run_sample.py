@@ -199,12 +199,12 @@ def test_a_secret_block_in_the_workspace_keys_the_customers(tmp_path, monkeypatc
 
     import pyarrow.parquet as pq
 
+    from stedi.prefect_api import WITHOUT_BLOCK_REGISTRATION
     from tests.conftest import stedi_run
 
     monkeypatch.delenv("STEDI_PSEUDONYM_KEY", raising=False)
     # Prefect starts a temporary server for the save; without block registration, as `stedi run`'s
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-           "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), **WITHOUT_BLOCK_REGISTRATION}
     env.pop("PREFECT_API_URL", None)
     save = "from prefect.blocks.system import Secret; Secret(value='workspace-key').save('stedi-pseudonym-key')"
     saved = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, text=True, timeout=300)
