@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the stedi-lakehouse flow locally (Spark in-process)",
-        description="Run the stedi-lakehouse Prefect flow locally: landing -> bronze -> silver -> gold -> warehouse, Spark in-process.",
+        description="Run the stedi-lakehouse Prefect flow locally: landing -> bronze -> silver -> gold -> "
+                    "warehouse, Spark in-process.",
     )
     run.add_argument(
         "--landing",
