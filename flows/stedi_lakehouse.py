@@ -14,6 +14,7 @@ from stedi import secrets
 from stedi.jobs.common import JobArgs
 from stedi.secrets import SECRET_ENV
 from stedi.settings import Settings
+from stedi.summary import RunFailed
 from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
 from tasks.summary import account_records, check_quarantine, summarize_run
@@ -58,15 +59,29 @@ def stedi_lakehouse(
     )
     if settings.runner == "local" and not os.environ.get(SECRET_ENV):
         secrets.provide(secrets.load_from_prefect())
-    bronze = ingest_landing(args, settings.runner)
-    check_quarantine(bronze, settings.quarantine_threshold)
-    silver = curate_silver(args, settings.runner)
-    account_records(run_id, settings.consent_policy, bronze, silver)
-    gold = build_gold(args, settings.runner)
-    expected_rows = {name.removeprefix("gold."): t["rows"] for name, t in gold["tables"].items()}
-    expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
-    loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows) if settings.loads_warehouse else None
-    reports = {"bronze": bronze, "silver": silver, "gold": gold}
-    summary = summarize_run(run_id, settings.consent_policy, reports, loaded)
+    reports: dict[str, dict[str, Any]] = {}
+    loaded = None
+    try:
+        reports["bronze"] = bronze = ingest_landing(args, settings.runner)
+        check_quarantine(bronze, settings.quarantine_threshold)
+        reports["silver"] = silver = curate_silver(args, settings.runner)
+        account_records(run_id, settings.consent_policy, bronze, silver)
+        reports["gold"] = gold = build_gold(args, settings.runner)
+        expected_rows = {name.removeprefix("gold."): t["rows"] for name, t in gold["tables"].items()}
+        expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
+        if settings.loads_warehouse:
+            loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
+    except Exception as error:
+        # Every figure measured before the failure is reported, with the error, before the run fails.
+        failed = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error))
+        publish_run_report(failed)
+        raise RunFailed(failed) from error
+    summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded)
     publish_run_report(summary)
     return summary
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: what failed and why (the traceback stays in the flow run's log)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -1,13 +1,15 @@
 """The lake's edges: where tables live, reading landing files, publishing tables, run reports.
 
-Paths are local folders or s3:// URIs (on Glue). Locally a table is published by writing it beside the
-target and renaming it into place, so a reader never sees a half-written table; on S3 the job overwrites.
+Paths are local folders or s3:// URIs (on Glue). Tables are published a zone at a time (see Zone), so a
+reader never sees a half-written table, nor a zone whose tables come from different runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,49 +78,128 @@ def count_rows(spark: SparkSession, path: str) -> int:
     return read_table(spark, path).count()
 
 
-def publish(
-    df: DataFrame,
-    path: str,
-    fmt: str = "parquet",
-    check: Callable[[DataFrame], None] | None = None,
-) -> None:
-    """Write `df` as the table at `path`, replacing what was there only once `check` passes on the written data.
+def write_table(df: DataFrame, path: str, fmt: str = "parquet", check: Callable[[DataFrame], None] | None = None) -> None:
+    """Write `df` as the table at `path` (in a zone version, see Zone), then run `check` on the data as written.
 
-    A failing check (or write) leaves the previous table untouched.
+    A failing check raises; the zone version holding the table is then never published.
     """
-    if not is_local(path):
-        # S3 has no atomic rename; check before writing, then overwrite in place. The checked frame is
-        # kept, so that the write does not compute its plan (joins, hashes) a second time.
-        if check is None:
-            df.write.mode("overwrite").format(fmt).save(path)
-            return
-        df = df.persist()
-        try:
-            check(df)
-            df.write.mode("overwrite").format(fmt).save(path)
-        finally:
-            df.unpersist()
-        return
-    target = _local(path)
-    staging = target.with_name(f"_staging-{target.name}")
-    shutil.rmtree(staging, ignore_errors=True)
+    df.write.mode("overwrite").format(fmt).save(path)
+    if check is not None:
+        check(df.sparkSession.read.schema(df.schema).format(fmt).load(path))
+
+
+# A zone (bronze, quarantine, silver, gold) is published whole: a job writes every table of the zone
+# into a version of its own, <lake>/_zones/<zone>/<run_id>.<attempt>/, then makes that version the zone's
+# current one in a single atomic step. Readers therefore see each zone's tables from one run or from the previous
+# one, never a mix, and a run that dies half-way leaves the previous version in place.
+#   locally: <lake>/<zone> is a relative symlink to the version's folder, replaced by rename(2);
+#            Spark, DuckDB and pyarrow read <lake>/<zone>/<table>/ through it as a folder.
+#   on S3:   <lake>/_zones/<zone>/CURRENT.json names the current version and is replaced by one PUT;
+#            the job's readers resolve tables through it (current_table_path), and the flow points the
+#            Glue Data Catalog's tables at the new version (deployments/catalog.py).
+# The previous version is kept, so that a reader still going through it is not cut off; older ones go.
+ZONES_DIR = "_zones"
+_POINTER = "CURRENT.json"
+_MANIFEST = "_zone.json"
+
+
+class Zone:
+    """One run's version of a zone: written table by table, invisible until `publish()`."""
+
+    def __init__(self, lake_root: str, zone: str, run_id: str) -> None:
+        self.lake_root, self.zone, self.run_id = lake_root, zone, run_id
+        # A version of its own for every attempt: a retried job never writes into what readers may see.
+        self.version = f"{run_id}.{uuid.uuid4().hex[:8]}"
+        self.root = join(lake_root, ZONES_DIR, zone, self.version)
+        self.tables: list[str] = []
+
+    def path(self, table: str) -> str:
+        if table not in self.tables:
+            self.tables.append(table)
+        return join(self.root, table)
+
+    def publish(self) -> None:
+        """Make this version the zone's current one, atomically; then drop versions older than the previous."""
+        manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables)}
+        write_json(join(self.root, _MANIFEST), manifest)
+        previous = _current_version(self.lake_root, self.zone)
+        if is_local(self.lake_root):
+            _point_link(_local(self.lake_root), self.zone, self.version)
+        else:
+            write_json(join(self.lake_root, ZONES_DIR, self.zone, _POINTER), manifest)
+        for version in _versions(self.lake_root, self.zone):
+            if version not in (self.version, previous):  # a killed run's leftovers too
+                _remove_tree(join(self.lake_root, ZONES_DIR, self.zone, version))
+
+
+def zone_run_id(lake_root: str, zone: str) -> str | None:
+    """The run whose version of `zone` is current; None before the zone's first publication."""
+    version = _current_version(lake_root, zone)
+    if version is None:
+        return None
     try:
-        df.write.mode("overwrite").format(fmt).save(str(staging))
-        if check is not None:
-            check(df.sparkSession.read.schema(df.schema).format(fmt).load(str(staging)))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _swap_into_place(staging, target)
+        return read_json(join(lake_root, ZONES_DIR, zone, version, _MANIFEST))["run_id"]
+    except FileNotFoundError:  # the folder of a lake written before zones were versioned
+        return None
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    retired = target.with_name(f"_retired-{target.name}")
-    shutil.rmtree(retired, ignore_errors=True)
-    if target.exists():
-        target.rename(retired)
-    staging.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
+def _current_version(lake_root: str, zone: str) -> str | None:
+    if is_local(lake_root):
+        link = _local(lake_root) / zone
+        return Path(os.readlink(link)).name if link.is_symlink() else None
+    try:
+        return read_json(join(lake_root, ZONES_DIR, zone, _POINTER))["version"]
+    except FileNotFoundError:
+        return None
+
+
+def current_table_path(lake_root: str, zone: str, table: str) -> str:
+    """Where readers find the current version of a table: table_path locally (through the zone's link),
+    the current version's folder on S3."""
+    if is_local(lake_root):
+        return table_path(lake_root, zone, table)
+    version = _current_version(lake_root, zone)
+    if version is None:
+        raise FileNotFoundError(f"no version of the {zone} zone is published in {lake_root}")
+    return join(lake_root, ZONES_DIR, zone, version, table)
+
+
+def _point_link(lake_root: Path, zone: str, version: str) -> None:
+    link = lake_root / zone
+    if link.exists() and not link.is_symlink():
+        # A lake written before zones were versioned: its folder becomes a version like any other
+        # (readers see no zone for this one moment, once).
+        link.rename(lake_root / ZONES_DIR / zone / "before-versioned-zones")
+    temporary = lake_root / f".{zone}.link-{version}"
+    temporary.unlink(missing_ok=True)
+    os.symlink(os.path.join(ZONES_DIR, zone, version), temporary)
+    os.replace(temporary, link)  # rename(2): readers see the old version or the new one
+
+
+def _versions(lake_root: str, zone: str) -> list[str]:
+    folder = join(lake_root, ZONES_DIR, zone)
+    if is_local(lake_root):
+        path = _local(folder)
+        return sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+    bucket_key = _bucket_key(folder + "/")
+    pages = _s3_client().get_paginator("list_objects_v2").paginate(Delimiter="/", **_prefix(bucket_key))
+    return sorted(p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for page in pages for p in page.get("CommonPrefixes", []))
+
+
+def _remove_tree(path: str) -> None:
+    if is_local(path):
+        shutil.rmtree(_local(path), ignore_errors=True)
+        return
+    client = _s3_client()
+    bucket_key = _bucket_key(path.rstrip("/") + "/")
+    for page in client.get_paginator("list_objects_v2").paginate(**_prefix(bucket_key)):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket_key["Bucket"], Delete={"Objects": keys, "Quiet": True})
+
+
+def _prefix(bucket_key: dict[str, str]) -> dict[str, str]:
+    return {"Bucket": bucket_key["Bucket"], "Prefix": bucket_key["Key"]}
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:
@@ -136,7 +217,11 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
 def read_json(path: str) -> dict[str, Any]:
     if is_local(path):
         return json.loads(_local(path).read_text())
-    body = _s3_client().get_object(**_bucket_key(path))["Body"].read()
+    client = _s3_client()
+    try:
+        body = client.get_object(**_bucket_key(path))["Body"].read()
+    except client.exceptions.NoSuchKey:
+        raise FileNotFoundError(path) from None
     return json.loads(body)
 
 

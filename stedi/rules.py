@@ -25,6 +25,17 @@ from stedi.sources import Source
 Action = Literal["quarantine", "warn"]
 
 MALFORMED_JSON = "malformed_json"
+
+# Records delivered more than once. Among the records of a source that break no rule, two are the SAME
+# record when every declared field has the same typed value (strings trimmed, emails case-insensitive;
+# how a value was written does not matter: "1655564376361", 1655564376361.0). One copy is kept, the one
+# from the first file by path (then by its text); every other copy is filtered with this reason. This
+# covers repeated lines and whole files delivered again under another name.
+DUPLICATE_RECORD = "duplicate_record"
+# Different records with the same reading key (stedi/sources.py: a step trainer at one millisecond with
+# two distances): no rule can tell which one the device meant, so every version is quarantined with
+# this rule (extra exact copies of a version are still duplicate_record).
+CONFLICTING_READING = "conflicting_reading"
 # STEDI's devices and app did not exist before 2015; a reading dated before is a clock or export fault.
 PLAUSIBLE_READINGS_FROM = date(2015, 1, 1)
 PLAUSIBLE_BIRTH_DATES_FROM = date(1900, 1, 1)

@@ -13,12 +13,17 @@ class Field:
     name: str  # the key as documented by the source (matched case-insensitively)
     kind: Kind
     required: bool = False  # a record without it cannot be placed: it is quarantined
+    is_email: bool = False  # names a customer: compared trimmed and case-insensitively
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
     fields: tuple[Field, ...]
+    # The fields that identify one reading: two different records with the same key conflict (see
+    # stedi/rules.py). Customers have none here (newer records supersede older ones in silver), nor have
+    # accelerometer readings (the app reports several x/y/z at one instant, each a reading of its own).
+    key: tuple[str, ...] = ()
 
     @property
     def field_names(self) -> list[str]:
@@ -29,7 +34,7 @@ CUSTOMER = Source(
     "customer",
     (
         Field("customerName", "string"),
-        Field("email", "string", required=True),
+        Field("email", "string", required=True, is_email=True),
         Field("phone", "string"),
         Field("birthDay", "date"),
         Field("serialNumber", "string"),
@@ -44,7 +49,7 @@ CUSTOMER = Source(
 ACCELEROMETER = Source(
     "accelerometer",
     (
-        Field("user", "string", required=True),
+        Field("user", "string", required=True, is_email=True),
         Field("timestamp", "epoch_ms", required=True),
         Field("x", "double"),
         Field("y", "double"),
@@ -59,6 +64,7 @@ STEP_TRAINER = Source(
         Field("serialNumber", "string", required=True),
         Field("distanceFromObject", "long"),
     ),
+    key=("serialNumber", "sensorReadingTime"),
 )
 
 SOURCES: dict[str, Source] = {s.name: s for s in (CUSTOMER, ACCELEROMETER, STEP_TRAINER)}

@@ -32,47 +32,66 @@ def check_quarantine_share(bronze: dict[str, Any], threshold: float) -> None:
         )
 
 
+class RunFailed(RuntimeError):
+    """A run failed; `summary` holds every figure measured before the failure, and the error."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        super().__init__(summary["error"])
+
+
 def build_summary(
     run_id: str,
     consent_policy: str,
-    bronze: dict[str, Any],
-    silver: dict[str, Any],
+    bronze: dict[str, Any] | None,
+    silver: dict[str, Any] | None = None,
     gold: dict[str, Any] | None = None,
     warehouse: dict[str, Any] | None = None,
+    zones: dict[str, dict[str, Any]] | None = None,
+    error: str | None = None,
 ) -> dict[str, Any]:
-    """The run summary from the jobs' run reports (and the warehouse load, once it ran)."""
-    sources = {
-        name: {
-            "landing": bronze["sources"][name]["landing"],
-            "accepted": silver["sources"][name]["accepted"],
-            "filtered": dict(sorted(silver["sources"][name]["filtered"].items())),
-            "quarantined": dict(sorted(bronze["sources"][name]["quarantined"].items())),
-            "flagged": bronze["sources"][name].get("flagged", {}),
-            "extra_fields": bronze["sources"][name].get("extra_fields", {}),
-        }
-        for name in SOURCE_TABLES
-    }
-    tables = {f"{name}_landing": bronze["tables"][f"{name}_landing"] for name in SOURCE_TABLES}
-    tables |= silver["tables"]
-    warnings = [w for name in SOURCE_TABLES for w in bronze["sources"][name].get("warnings", [])]
+    """The run summary from the jobs' run reports (and the warehouse load, once it ran).
+
+    A failed run (`error`) has the reports of the jobs that finished: a figure that was never measured
+    is None (`accepted` before silver ran), never a guess.
+    """
+    summary: dict[str, Any] = {"status": "failed" if error else "succeeded", "run_id": run_id,
+                               "consent_policy": consent_policy}
+    if error:
+        summary["error"] = error
+    summary |= {"tables": {}, "sources": {}, "contracts": {}, "warnings": []}
+    if bronze is not None:
+        summary["sources"] = {name: _source(name, bronze, silver) for name in SOURCE_TABLES}
+        summary["tables"] = {f"{name}_landing": bronze["tables"][f"{name}_landing"] for name in SOURCE_TABLES}
+        summary["warnings"] = [w for name in SOURCE_TABLES for w in bronze["sources"][name].get("warnings", [])]
+    if silver is not None:
+        summary["tables"] |= silver["tables"]
+        summary["contracts"] = {table: {"passed": c["passed"], "checks": len(c["checks"])}
+                                for table, c in silver.get("contracts", {}).items()}
     if gold is not None:
-        tables |= gold["tables"]
-        warnings += gold.get("warnings", [])
-    summary = {
-        "status": "succeeded",
-        "run_id": run_id,
-        "consent_policy": consent_policy,
-        "tables": tables,
-        "sources": sources,
-        "contracts": {table: {"passed": c["passed"], "checks": len(c["checks"])}
-                      for table, c in silver.get("contracts", {}).items()},
-        "warnings": warnings,
-    }
+        summary["tables"] |= gold["tables"]
+        summary["warnings"] += gold.get("warnings", [])
+    if zones is not None:
+        summary["zones"] = zones
     if warehouse is not None:
         summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
         summary["warnings"] += [f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
                                 for name in warehouse.get("recreated", [])]
     return summary
+
+
+def _source(name: str, bronze: dict[str, Any], silver: dict[str, Any] | None) -> dict[str, Any]:
+    """One source's figures: bronze counts landing, quarantined and duplicate records; silver the rest."""
+    ingested = bronze["sources"][name]
+    curated = silver["sources"][name] if silver is not None else {"accepted": None, "filtered": {}}
+    return {
+        "landing": ingested["landing"],
+        "accepted": curated["accepted"],
+        "filtered": dict(sorted((ingested.get("filtered", {}) | curated["filtered"]).items())),
+        "quarantined": dict(sorted(ingested["quarantined"].items())),
+        "flagged": ingested.get("flagged", {}),
+        "extra_fields": ingested.get("extra_fields", {}),
+    }
 
 
 def accounting(source: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +120,7 @@ def render(summary: dict[str, Any]) -> str:
     lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
-        [name, f"{s['landing']:,}", f"{s['accepted']:,}", format_counts(s["filtered"]), format_counts(s["quarantined"])]
+        [name, f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]), format_counts(s["quarantined"])]
         for name, s in summary["sources"].items()
     ]
     lines += format_table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
@@ -111,7 +130,20 @@ def render(summary: dict[str, Any]) -> str:
     if "warehouse" in summary:
         lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
         lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])
+    if summary["status"] != "succeeded":
+        lines += ["", *_zone_lines(summary.get("zones", {})), f"error: {summary.get('error')}"]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _zone_lines(zones: dict[str, dict[str, Any]]) -> list[str]:
+    """Which run's version each zone holds after a failed run: this run's, or an earlier one's."""
+    return [f"zone {zone}: " + ("published by this run" if z["this_run"] else
+                                f"kept from run {z['run_id']}" if z["run_id"] else "not published yet")
+            for zone, z in zones.items()]
 
 

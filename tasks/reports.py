@@ -29,7 +29,8 @@ def publish_run_report(summary: dict[str, Any]) -> None:
     rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
-        {"source": name, "landing": s["landing"], "accepted": s["accepted"], "filtered": format_counts(s["filtered"], ": "),
+        {"source": name, "landing": s["landing"], "accepted": "-" if s["accepted"] is None else s["accepted"],
+         "filtered": format_counts(s["filtered"], ": "),
          "quarantined": format_counts(s["quarantined"], ": "), "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
          "unknown fields": format_counts(s.get("extra_fields", {}), ": ")}
         for name, s in summary["sources"].items()
@@ -38,23 +39,30 @@ def publish_run_report(summary: dict[str, Any]) -> None:
     contracts = [{"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()]
     create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
     warnings = "".join(f"\n- {w}" for w in summary.get("warnings", [])) or "\nnone"
+    sources = summary["sources"].values()
+    accepted = [s["accepted"] for s in sources if s["accepted"] is not None]
+    error = f"\n**Error:** `{summary['error']}`\n" if summary.get("error") else ""
+    zones = "".join(f"\n- {zone}: {'this run' if z['this_run'] else z['run_id'] or 'not published yet'}"
+                    for zone, z in summary.get("zones", {}).items())
     create_markdown_artifact(
         key=SUMMARY_KEY,
         description="STEDI lakehouse run summary",
         markdown=f"""# STEDI lakehouse run `{summary['run_id']}`: {summary['status']}
-
+{error}
 Consent policy: **{summary['consent_policy']}**. Warehouse: `{summary.get('warehouse', {}).get('url', '-')}`.
 
 | | |
 |---|---|
 | machine-learning training set | **{summary['tables'].get('machine_learning_curated', {}).get('rows', 0):,}** rows |
-| landing records | {sum(s['landing'] for s in summary['sources'].values()):,} |
-| accepted | {sum(s['accepted'] for s in summary['sources'].values()):,} |
-| filtered (business rules) | {sum(sum(s['filtered'].values()) for s in summary['sources'].values()):,} |
-| quarantined | {sum(sum(s['quarantined'].values()) for s in summary['sources'].values()):,} |
+| landing records | {sum(s['landing'] for s in sources):,} |
+| accepted | {f"{sum(accepted):,}" if accepted else "-"} |
+| filtered (business rules, duplicates) | {sum(sum(s['filtered'].values()) for s in sources):,} |
+| quarantined | {sum(sum(s['quarantined'].values()) for s in sources):,} |
 
 Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/artifacts/key/{ACCOUNTING_KEY}),
 [data contracts](/artifacts/key/{CONTRACTS_KEY}).
+
+Which run each zone of the lake holds:{zones or chr(10) + "-"}
 
 Warnings:{warnings}
 """,

@@ -7,7 +7,10 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from stedi import lake
 from stedi.summary import build_summary, check_accounting, check_quarantine_share
+
+ZONES = ("bronze", "quarantine", "silver", "gold")
 
 
 @task(name="check_quarantine", cache_policy=NO_CACHE)
@@ -26,8 +29,18 @@ def account_records(run_id: str, consent_policy: str, bronze: dict[str, Any], si
 def summarize_run(
     run_id: str,
     consent_policy: str,
+    lake_root: str,
     reports: dict[str, dict[str, Any]],
-    warehouse: dict[str, Any],
+    warehouse: dict[str, Any] | None,
+    error: str | None = None,
 ) -> dict[str, Any]:
-    """Build the run summary from the jobs' reports and the warehouse load."""
-    return build_summary(run_id, consent_policy, reports["bronze"], reports["silver"], reports["gold"], warehouse)
+    """Build the run summary from the jobs' reports, the warehouse load and the lake's zones; a failed run's
+    from whatever was measured before it failed."""
+    zones = {}
+    for zone in ZONES:
+        holds = lake.zone_run_id(lake_root, zone)
+        zones[zone] = {"run_id": holds, "this_run": holds == run_id}
+    summary = build_summary(run_id, consent_policy, reports.get("bronze"), reports.get("silver"), reports.get("gold"),
+                            warehouse, zones, error)
+    lake.write_json(lake.report_path(lake_root, run_id, "summary"), summary)
+    return summary

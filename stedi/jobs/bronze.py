@@ -13,59 +13,87 @@ from pyspark.sql import functions as F
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.sources import SOURCES, Source
-from stedi.transforms.bronze import bronze_records, flags, parse_landing, quarantine_records
+from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
+from stedi.transforms.bronze import (
+    bronze_records,
+    flags,
+    one_copy_per_record,
+    parse_landing,
+    quarantine_conflicts,
+    quarantine_records,
+)
 
 JOB = "bronze"
 
 
-def ingest_source(spark: SparkSession, args: JobArgs, source: Source) -> dict[str, Any]:
+def ingest_source(spark: SparkSession, args: JobArgs, source: Source, bronze: lake.Zone, quarantine: lake.Zone
+                  ) -> dict[str, Any]:
     folder = lake.landing_folder(args.landing, source.name)
     files = lake.list_files(spark, folder)
     parsed = lake.read_landing(spark, files).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
     parsed = parsed.cache()
     try:
-        # One pass counts records per broken rule, drifted records and, per warn rule, flagged records.
-        warn_flags = flags(source)
-        measures = {"records": F.count(F.lit(1)), "drifted": F.count(F.col("_extra_fields"))}
-        measures |= {name: F.sum(flag) for name, flag in warn_flags.items()}
-        by_rule = parsed.groupBy("_rule").agg(*[m.alias(n) for n, m in measures.items()]).collect()
-        quarantined = {row["_rule"]: row["records"] for row in by_rule if row["_rule"] is not None}
-        landing = sum(row["records"] for row in by_rule)
-        in_bronze = next((row for row in by_rule if row["_rule"] is None), None)
-        flagged = {name: in_bronze[name] for name in warn_flags if in_bronze and in_bronze[name]}
-        drift = extra_field_counts(parsed) if in_bronze and in_bronze["drifted"] else {}  # counted among bronze
-        lake.publish(parsed.transform(bronze_records(source)), lake.table_path(args.lake, "bronze", source.name))
-        lake.publish(
-            parsed.transform(quarantine_records(source)),
-            lake.table_path(args.lake, "quarantine", source.name),
-            fmt="json",
+        by_rule = {row["_rule"]: row["count"] for row in parsed.groupBy("_rule").count().collect()}
+        landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
+        records = (
+            parsed.filter(F.col("_rule").isNull())
+            .transform(one_copy_per_record(source))
+            .transform(quarantine_conflicts(source))
+            .cache()
         )
+        try:
+            measured = _measure(records, source)
+            drift = extra_field_counts(records) if measured["drifted"] else {}
+            bronze_path = bronze.path(source.name)
+            lake.write_table(records.transform(bronze_records(source)), bronze_path)
+            broken = parsed.transform(quarantine_records(source)).unionByName(
+                records.transform(quarantine_records(source)))
+            lake.write_table(broken, quarantine.path(source.name), fmt="json")
+        finally:
+            records.unpersist()
     finally:
         parsed.unpersist()
+    quarantined = by_rule | ({CONFLICTING_READING: measured["conflicting"]} if measured["conflicting"] else {})
+    duplicates = valid - measured["distinct"]
     return {
         "files": len(files),
         "landing": landing,
-        "bronze": landing - sum(quarantined.values()),
+        "bronze": lake.count_rows(spark, bronze_path),
         "quarantined": quarantined,
-        "flagged": flagged,
+        "filtered": {DUPLICATE_RECORD: duplicates} if duplicates else {},
+        "flagged": {name: measured[name] for name in flags(source) if measured[name]},
         "extra_fields": drift,
         "warnings": [] if files else [f"no landing files in {folder}"],
     }
 
 
-def extra_field_counts(parsed: DataFrame) -> dict[str, int]:
+def _measure(records: DataFrame, source: Source) -> dict[str, int]:
+    """In one pass over the distinct records: how many, how many conflict, and, among those kept in bronze,
+    how many drifted and how many break each warn rule."""
+    kept = F.col("_rule").isNull()
+    measures = {"distinct": F.count(F.lit(1)), "conflicting": F.count(F.col("_rule")),
+                "drifted": F.count(F.when(kept, F.col("_extra_fields")))}
+    measures |= {name: F.sum(F.when(kept, flag).otherwise(0)) for name, flag in flags(source).items()}
+    row = records.agg(*[m.alias(n) for n, m in measures.items()]).collect()[0]
+    return {name: row[name] or 0 for name in measures}
+
+
+def extra_field_counts(records: DataFrame) -> dict[str, int]:
     """Records per field the source does not declare (schema drift), among records kept in bronze."""
-    keys = parsed.filter(F.col("_rule").isNull()).select(F.explode(F.map_keys(F.col("_extra_fields"))).alias("key"))
+    keys = records.filter(F.col("_rule").isNull()).select(F.explode(F.map_keys(F.col("_extra_fields"))).alias("key"))
     return {row["key"]: row["count"] for row in keys.groupBy("key").count().orderBy("key").collect()}
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
+    bronze, quarantine = lake.Zone(args.lake, "bronze", args.run_id), lake.Zone(args.lake, "quarantine", args.run_id)
     # The sources are independent; ingesting them side by side keeps both cores busy where one source
     # has too few files to use them (the customer landing is a single file).
     with ThreadPoolExecutor(max_workers=len(SOURCES), thread_name_prefix="bronze") as pool:
-        ingested = pool.map(lambda source: ingest_source(spark, args, source), SOURCES.values())
+        ingested = pool.map(lambda source: ingest_source(spark, args, source, bronze, quarantine), SOURCES.values())
         sources = dict(zip(SOURCES, ingested, strict=True))
+    bronze.publish()
+    quarantine.publish()
     tables = {f"{name}_landing": {"rows": s["landing"]} for name, s in sources.items()}
     tables |= {f"bronze.{name}": {"rows": s["bronze"]} for name, s in sources.items()}
     return write_report(args, JOB, started, {"sources": sources, "tables": tables})

@@ -39,19 +39,22 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
     secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake))
     silver = {
-        name: lake.read_table(spark, lake.table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype())
+        name: lake.read_table(spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype())
         for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
     }
 
-    def publish(name: str, df: DataFrame) -> int:
-        path = lake.table_path(args.lake, "gold", name)
-        lake.publish(df, path)
+    zone = lake.Zone(args.lake, "gold", args.run_id)
+
+    def write(name: str, df: DataFrame) -> int:
+        path = zone.path(name)
+        lake.write_table(df, path)
         return lake.count_rows(spark, path)
 
-    # The gold tables are independent of each other: publishing them side by side keeps both cores busy.
+    # The gold tables are independent of each other: writing them side by side keeps both cores busy.
     built = build_tables(silver, secret, args, is_development_secret)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gold") as pool:
-        rows = dict(zip(built, pool.map(publish, built, built.values()), strict=True))
+        rows = dict(zip(built, pool.map(write, built, built.values()), strict=True))
+    zone.publish()
     tables = {f"gold.{name}": {"rows": count} for name, count in rows.items()}
     warnings = ["customer keys use the local development secret; set STEDI_PSEUDONYM_KEY"] if is_development_secret else []
     return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})

@@ -36,28 +36,30 @@ TRUSTED_TABLE = {"customer": "customer_trusted", "accelerometer": "accelerometer
 
 
 class _Publisher:
-    """Publishes silver tables once their contract holds on the written data, and returns them as read
-    back, so downstream steps start from the lake. A violated contract publishes nothing for the table."""
+    """Writes silver tables into the run's version of the zone, checks their contract on the written data,
+    and returns them as read back, so downstream steps start from the lake. A violated contract raises:
+    the zone's version is then never published, and readers keep the previous run's silver."""
 
-    def __init__(self, spark: SparkSession, args: JobArgs) -> None:
-        self.spark, self.args, self.rows, self.contracts = spark, args, {}, {}
+    def __init__(self, spark: SparkSession, zone: lake.Zone) -> None:
+        self.spark, self.zone, self.rows, self.contracts = spark, zone, {}, {}
 
     def __call__(self, table: str, df: DataFrame) -> DataFrame:
-        path = lake.table_path(self.args.lake, "silver", table)
+        path = self.zone.path(table)
 
-        def check(staged: DataFrame) -> None:
-            self.contracts[table] = enforce_contract(table, staged)
+        def check(written: DataFrame) -> None:
+            self.contracts[table] = enforce_contract(table, written)
 
-        lake.publish(df, path, check=check)
+        lake.write_table(df, path, check=check)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path, df.schema)
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
-    bronze = {name: lake.read_table(spark, lake.table_path(args.lake, "bronze", name), bronze_schema(source))
+    bronze = {name: lake.read_table(spark, lake.current_table_path(args.lake, "bronze", name), bronze_schema(source))
               for name, source in SOURCES.items()}
-    publish = _Publisher(spark, args)
+    zone = lake.Zone(args.lake, "silver", args.run_id)
+    publish = _Publisher(spark, zone)
     secret, _ = pseudonym_secret(local=lake.is_local(args.lake))
     # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
     # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
@@ -86,6 +88,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
 
     for frame in (customers, readings, steps):
         frame.unpersist()
+    zone.publish()
     sources = {
         name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in TRUSTED_TABLE.items()
     }

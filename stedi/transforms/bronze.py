@@ -6,11 +6,11 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from stedi.rules import MALFORMED_JSON, value_rules
+from stedi.rules import CONFLICTING_READING, MALFORMED_JSON, value_rules
 from stedi.sources import Field, Kind, Source
 
 LINEAGE_COLUMNS = ["_source_file", "_ingest_run_id", "_ingested_at"]
@@ -154,5 +154,44 @@ def quarantine_records(source: Source) -> Callable[[DataFrame], DataFrame]:
         return parsed.filter(F.col("_rule").isNotNull()).select(
             F.lit(source.name).alias("source"), F.col("_rule").alias("rule"), "raw_record", *LINEAGE_COLUMNS
         )
+
+    return transform
+
+
+def _identity(field: Field) -> Column:
+    """A field's value as records are compared (stedi/rules.py, DUPLICATE_RECORD)."""
+    value = F.col(field.name)
+    if field.kind != "string":
+        return value
+    return F.lower(F.trim(value)) if field.is_email else F.trim(value)
+
+
+def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Records that broke no rule -> one row per distinct record, the first copy by (file, text), with the
+    number of copies delivered in `_copies` (see DUPLICATE_RECORD in stedi/rules.py)."""
+    identity = [_identity(f).alias(f"_same_{f.name}") for f in source.fields]
+
+    def transform(records: DataFrame) -> DataFrame:
+        first_copy = F.struct(F.col("_source_file"), F.col("raw_record"))
+        return (
+            records.groupBy(*identity)
+            .agg(F.min_by(F.struct(*records.columns), first_copy).alias("_kept"), F.count(F.lit(1)).alias("_copies"))
+            .select("_kept.*", "_copies")
+        )
+
+    return transform
+
+
+def quarantine_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Distinct records (one_copy_per_record) sharing the source's reading key all break
+    CONFLICTING_READING; a source without a key has no conflicts."""
+    fields = {f.name: f for f in source.fields}
+
+    def transform(records: DataFrame) -> DataFrame:
+        if not source.key:
+            return records
+        versions = Window.partitionBy(*[_identity(fields[name]) for name in source.key])
+        conflicting = F.count(F.lit(1)).over(versions) > 1
+        return records.withColumn("_rule", F.when(conflicting, F.lit(CONFLICTING_READING)).otherwise(F.col("_rule")))
 
     return transform

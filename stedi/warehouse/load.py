@@ -58,7 +58,7 @@ def gold_columns(gold_path: str) -> list[str]:
 def verify_gold_layout(catalog: Catalog, lake_root: str) -> None:
     """Check every gold table's Parquet columns against its DDL, name for name and in order."""
     for table in catalog.tables:
-        columns = gold_columns(lake.table_path(lake_root, "gold", table.name))
+        columns = gold_columns(lake.current_table_path(lake_root, "gold", table.name))
         if columns != table.column_names:
             raise GoldSchemaError(f"gold table {table.name}: Parquet columns {columns} != DDL columns {table.column_names}")
 
@@ -128,7 +128,7 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
     for table in catalog.tables:  # parents first
         staging = f"staging_{table.name}"
         backend.create_staging(sql, staging, table)
-        backend.copy_into(sql, staging, table, lake.table_path(lake_root, "gold", table.name))
+        backend.copy_into(sql, staging, table, lake.current_table_path(lake_root, "gold", table.name))
         sql.execute(merge_sql(table, backend.qualified(table.name), staging))
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
         sql.execute(delete_missing_sql(table, backend.qualified(table.name), f"staging_{table.name}"))

@@ -50,6 +50,50 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert f"/artifacts/key/{ROWS_KEY}" in by_key[SUMMARY_KEY].data
 
 
+def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, spark, tmp_path):
+    """The quarantine threshold fails the run after bronze: bronze's figures are reported all the same."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from flows.stedi_lakehouse import stedi_lakehouse
+    from stedi.summary import RunFailed
+    from tasks.reports import ACCOUNTING_KEY, SUMMARY_KEY
+
+    landing = tmp_path / "landing"
+    write_lines(landing / "customer" / "landing", "c.json", [json.dumps(CLEAN_CUSTOMER)])
+    write_lines(landing / "accelerometer" / "landing", "a.json", [json.dumps(CLEAN_READINGS[0]), "{oops", "{oops"])
+    write_lines(landing / "step_trainer" / "landing", "s.json", [json.dumps(s) for s in CLEAN_STEPS] * 2)
+    state = stedi_lakehouse(landing=str(landing), lake=str(tmp_path / "lake"), warehouse="none", runner="local",
+                            return_state=True)
+
+    assert state.is_failed()
+    with pytest.raises(RunFailed, match=r"QuarantineThresholdError: quarantine share above 5%: accelerometer: 2 of 3"):
+        state.result()
+    summary = json.loads((tmp_path / "lake" / "_reports" / str(state.state_details.flow_run_id) / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["error"].startswith("QuarantineThresholdError: ")
+    assert summary["sources"]["accelerometer"] | {"flagged": None, "extra_fields": None} == {
+        "landing": 3, "accepted": None, "filtered": {}, "quarantined": {"malformed_json": 2},
+        "flagged": None, "extra_fields": None}
+    assert summary["sources"]["step_trainer"]["filtered"] == {"duplicate_record": 4}
+    assert summary["tables"]["step_trainer_landing"] == {"rows": 8}
+    # bronze had been published whole by this run; silver never was
+    assert {zone: z["this_run"] for zone, z in summary["zones"].items()} == {
+        "bronze": True, "quarantine": True, "silver": False, "gold": False}
+
+    import anyio
+
+    async def artifacts():
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+            return {a.key: a for a in found}
+
+    by_key = anyio.run(artifacts)
+    accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
+    assert accounting["accelerometer"]["quarantined"] == "malformed_json: 2" and accounting["accelerometer"]["landing"] == 3
+    assert ": failed" in by_key[SUMMARY_KEY].data and "QuarantineThresholdError" in by_key[SUMMARY_KEY].data
+
+
 def run_on_glue(aws, monkeypatch):
     from flows.stedi_lakehouse import stedi_lakehouse
 
@@ -103,7 +147,11 @@ def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_i
     state = run_on_glue(glue_deployed, monkeypatch)
 
     assert state.is_failed()
-    with pytest.raises(Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"):
+    with pytest.raises(Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"
+                       ) as failure:
         state.result()
+    # what bronze measured is in the failed run's summary
+    assert failure.value.summary["status"] == "failed"
+    assert failure.value.summary["sources"]["accelerometer"]["landing"] == 81_273
     assert len(glue_deployed.glue.get_job_runs(JobName="stedi-silver")["JobRuns"]) == 1  # a failed job is not retried
     assert glue_deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"] == []

@@ -9,6 +9,7 @@ from stedi import lake
 from stedi.jobs import bronze, silver
 from stedi.jobs.common import JobArgs
 from schemas.enforce import ContractViolation
+from schemas.silver import CONTRACTS
 from stedi.summary import accounting, build_summary, check_accounting
 
 S1 = "50f7b4f3-7af5-4b07-a421-7b902c8d2b7c"
@@ -27,8 +28,8 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> None:
     (folder / name).write_text("\n".join(lines) + "\n")
 
 
-def run_jobs(spark, landing: Path, lake_dir: Path) -> dict:
-    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id="run-1", ingested_at="2026-11-22T00:00:00+00:00")
+def run_jobs(spark, landing: Path, lake_dir: Path, run_id: str = "run-1") -> dict:
+    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id=run_id, ingested_at="2026-11-22T00:00:00+00:00")
     bronze_report = bronze.run(spark, args)
     silver_report = silver.run(spark, args)
     return build_summary(args.run_id, args.consent_policy, bronze_report, silver_report)
@@ -79,20 +80,65 @@ def silver_rows(spark, lake_dir: Path, table: str) -> list:
     return sorted(spark.read.parquet(lake.table_path(str(lake_dir), "silver", table)).collect())
 
 
-def test_contract_violation_fails_the_run_and_publishes_nothing_for_that_table(spark, landing, tmp_path):
-    reading = json.dumps({"sensorReadingTime": 1655564000001, "serialNumber": S1, "distanceFromObject": 240})
+def test_contract_violation_fails_the_run_and_keeps_the_previous_silver_whole(spark, landing, tmp_path):
     write_lines(landing / "accelerometer" / "landing", "acc-1.json", [
         json.dumps({"user": "ann.lee@x.com", "timestamp": 1655564000001, "x": 1.0, "y": 0.0, "z": 0.0})])
-    write_lines(landing / "step_trainer" / "landing", "st-1.json", [reading])
-    run_jobs(spark, landing, tmp_path / "lake")
-    before = silver_rows(spark, tmp_path / "lake", "step_trainer_trusted")
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [
+        json.dumps({"sensorReadingTime": 1655564000001, "serialNumber": S1, "distanceFromObject": 240})])
+    run_jobs(spark, landing, tmp_path / "lake", run_id="run-1")
+    before = {table: silver_rows(spark, tmp_path / "lake", table) for table in CONTRACTS}
 
-    # the device sends the same reading again with another distance: (serial, time) is no longer a key
-    write_lines(landing / "step_trainer" / "landing", "st-2.json", [reading.replace("240", "241")])
-    with pytest.raises(ContractViolation, match="step_trainer_trusted.*unique on serial_number, reading_at: 2 offending"):
-        run_jobs(spark, landing, tmp_path / "lake")
-    assert silver_rows(spark, tmp_path / "lake", "step_trainer_trusted") == before
-    assert not list((tmp_path / "lake" / "silver").glob("_staging-*"))
+    # a customer registers a device whose serial number is not a UUID: customer_current's contract fails
+    newcomer = dict(CUSTOMERS[1], email="cy@x.com", serialNumber="not-a-serial")
+    write_lines(landing / "customer" / "landing", "customer-2.json", [json.dumps(newcomer)])
+    with pytest.raises(ContractViolation, match=r"customer_(current|trusted).*str_matches.* on serial_number: 1 offending"):
+        run_jobs(spark, landing, tmp_path / "lake", run_id="run-2")
+    assert {table: silver_rows(spark, tmp_path / "lake", table) for table in CONTRACTS} == before
+    assert lake.zone_run_id(str(tmp_path / "lake"), "silver") == "run-1"
+    assert lake.zone_run_id(str(tmp_path / "lake"), "bronze") == "run-2"  # bronze had finished: its own zone
+
+
+STEP = {"sensorReadingTime": 1655564000001, "serialNumber": S1, "distanceFromObject": 240}
+READING = {"user": "ann.lee@x.com", "timestamp": 1655564000001, "x": 1.0, "y": 0.0, "z": 0.0}
+
+
+def test_records_delivered_twice_are_kept_once_and_counted_as_duplicates(spark, landing, tmp_path):
+    readings = [json.dumps(READING), json.dumps(READING), json.dumps(dict(READING, x=2.0))]  # a repeated line
+    write_lines(landing / "accelerometer" / "landing", "acc-1.json", readings)
+    # the same file delivered again under another name, written differently: drift is no difference
+    redelivered = [json.dumps(dict(READING, timestamp=str(READING["timestamp"]), user=" Ann.Lee@X.com")), readings[2]]
+    write_lines(landing / "accelerometer" / "landing", "acc-1-again.json", redelivered)
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [json.dumps(STEP)] * 2)
+    summary = run_jobs(spark, landing, tmp_path / "lake")
+
+    check_accounting(summary)
+    assert accounting(summary["sources"]["accelerometer"]) == {
+        "landing": 5, "accepted": 2, "filtered": {"duplicate_record": 3}, "quarantined": {}}
+    assert accounting(summary["sources"]["step_trainer"]) == {
+        "landing": 2, "accepted": 1, "filtered": {"duplicate_record": 1}, "quarantined": {}}
+    kept = spark.read.parquet(lake.table_path(str(tmp_path / "lake"), "bronze", "accelerometer"))
+    # the copy kept is the first by file path: its lineage names the first file
+    assert sorted((r.x, r._source_file.rsplit("/", 1)[1]) for r in kept.collect()) == [
+        (1.0, "acc-1-again.json"), (2.0, "acc-1-again.json")]
+    assert summary["tables"]["machine_learning_curated"]["rows"] == 2  # the step, with each distinct x/y/z
+
+
+def test_conflicting_readings_are_all_quarantined_not_a_failed_run(spark, landing, tmp_path):
+    write_lines(landing / "accelerometer" / "landing", "acc-1.json", [json.dumps(READING)])
+    other = dict(STEP, sensorReadingTime=1655564000002)
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [
+        json.dumps(STEP), json.dumps(dict(STEP, distanceFromObject=241)), json.dumps(other)])
+    write_lines(landing / "step_trainer" / "landing", "st-2.json", [json.dumps(STEP)])  # one version twice
+    summary = run_jobs(spark, landing, tmp_path / "lake")
+
+    check_accounting(summary)
+    assert accounting(summary["sources"]["step_trainer"]) == {
+        "landing": 4, "accepted": 1, "filtered": {"duplicate_record": 1}, "quarantined": {"conflicting_reading": 2}}
+    quarantine = spark.read.json(lake.table_path(str(tmp_path / "lake"), "quarantine", "step_trainer")).collect()
+    assert sorted((q.rule, json.loads(q.raw_record)["distanceFromObject"]) for q in quarantine) == [
+        ("conflicting_reading", 240), ("conflicting_reading", 241)]
+    trusted = silver_rows(spark, tmp_path / "lake", "step_trainer_trusted")
+    assert [(r.reading_at.microsecond // 1000, r.distance_cm) for r in trusted] == [(2, 240)]
 
 
 CLEAN_CUSTOMER = {"customerName": "Cy Ray", "email": "cy.ray@x.com", "phone": "8015551213", "birthDay": "1985-02-03",

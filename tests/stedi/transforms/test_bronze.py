@@ -107,3 +107,39 @@ def test_customer_dates_and_epoch_floats_are_coerced(spark):
     row = parse(spark, CUSTOMER, line).transform(bronze_records(CUSTOMER)).collect()[0]
     assert (row.phone, str(row.birthDay), row.registrationDate) == ("8015551212", "1900-01-01", 1655564376361)
     assert row.shareWithPublicAsOfDate is None
+
+
+def distinct_records(spark, source, *values: str):
+    from stedi.transforms.bronze import one_copy_per_record, quarantine_conflicts
+
+    parsed = spark.createDataFrame(
+        [(v, f"file:/landing/{name}") for name, v in values], "value string, _source_file string"
+    ).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    return parsed.transform(one_copy_per_record(source)).transform(quarantine_conflicts(source))
+
+
+@pytest.mark.parametrize(
+    ("second", "copies"),
+    [
+        ('{"user":"a@x.com","timestamp":1655564172120,"x":1.0}', 2),  # the same line again
+        ('{"user":" A@X.com ","timestamp":"1655564172120","x":"1"}', 2),  # written differently, same values
+        ('{"user":"a@x.com","timestamp":1655564172120,"x":1.0,"appVersion":"2"}', 2),  # an unknown field: same record
+        ('{"user":"a@x.com","timestamp":1655564172120,"x":1.5}', 1),  # another x: another reading at that instant
+    ],
+)
+def test_a_record_delivered_twice_is_kept_once_from_the_first_file(spark, second, copies):
+    first = '{"user":"a@x.com","timestamp":1655564172120,"x":1.0}'
+    kept = distinct_records(spark, ACCELEROMETER, ("b.json", first), ("a.json", second)).collect()
+    assert sorted(r._copies for r in kept) == ([copies] if copies == 2 else [1, 1])
+    if copies == 2:  # the copy kept is the one from the first file by path
+        assert [(r._source_file, r.raw_record) for r in kept] == [("file:/landing/a.json", second)]
+    assert all(r._rule is None for r in kept)  # accelerometer readings have no key: never a conflict
+
+
+def test_step_trainer_readings_with_one_key_and_two_distances_conflict(spark):
+    line = '{{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":{}}}'
+    kept = distinct_records(spark, STEP_TRAINER, ("a.json", line.format(240)), ("b.json", line.format(241)),
+                            ("c.json", line.format(240)), ("a.json", line.replace("172120", "172121").format(1)))
+    rows = sorted((r.sensorReadingTime, r.distanceFromObject, r._copies, r._rule) for r in kept.collect())
+    assert rows == [(1655564172120, 240, 2, "conflicting_reading"), (1655564172120, 241, 1, "conflicting_reading"),
+                    (1655564172121, 1, 1, None)]
