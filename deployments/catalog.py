@@ -8,6 +8,7 @@ sql/athena/ holds the landing tables' DDL for the Athena console; a test keeps i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from deployments.changes import Change
@@ -55,8 +56,12 @@ class CatalogTable:
         }
 
 
-def catalog_tables(landing: str, lake: str) -> list[CatalogTable]:
-    """Every table of every zone, with the location it is written to under `landing` and `lake`."""
+def catalog_tables(landing: str, lake: str, versions: Mapping[str, str] | None = None) -> list[CatalogTable]:
+    """Every table of every zone, with the location it is read from under `landing` and `lake`.
+
+    On S3 a zone's tables live in the zone's current version (stedi/lake.py, Zone): `versions` names it
+    per zone; a zone not named there (none published yet) is placed where the zone's name says.
+    """
     from schemas.silver import CONTRACTS
     from stedi import lake as paths
     from stedi.sources import SOURCES
@@ -66,26 +71,31 @@ def catalog_tables(landing: str, lake: str) -> list[CatalogTable]:
     def folder(uri: str) -> str:
         return uri.rstrip("/") + "/"
 
+    def in_zone(zone: str, table: str) -> str:
+        version = (versions or {}).get(zone)
+        path = paths.version_table_path(lake, zone, version, table) if version else paths.table_path(lake, zone, table)
+        return folder(path)
+
     tables = []
     for source in SOURCES.values():
         landing_columns = tuple((f.name, LANDING_TYPES[f.kind]) for f in source.fields)
         tables += [
             CatalogTable(f"{source.name}_landing", "landing", folder(paths.landing_folder(landing, source.name)),
                          "json", landing_columns),
-            CatalogTable(f"bronze_{source.name}", "bronze", folder(paths.table_path(lake, "bronze", source.name)),
+            CatalogTable(f"bronze_{source.name}", "bronze", in_zone("bronze", source.name),
                          "parquet", _spark_columns(bronze_schema(source))),
             # Spark writes quarantine as JSON lines, its timestamps as ISO text
             CatalogTable(f"quarantine_{source.name}", "quarantine",
-                         folder(paths.table_path(lake, "quarantine", source.name)), "json",
+                         in_zone("quarantine", source.name), "json",
                          tuple((name, "string") for name in QUARANTINE_COLUMNS)),
         ]
     tables += [
-        CatalogTable(name, "silver", folder(paths.table_path(lake, "silver", name)), "parquet",
+        CatalogTable(name, "silver", in_zone("silver", name), "parquet",
                      _spark_columns(model.to_structtype()))
         for name, model in CONTRACTS.items()
     ]
     tables += [
-        CatalogTable(f"gold_{table.name}", "gold", folder(paths.table_path(lake, "gold", table.name)), "parquet",
+        CatalogTable(f"gold_{table.name}", "gold", in_zone("gold", table.name), "parquet",
                      tuple((c.name, hive_type(c.sql_type)) for c in table.columns))
         for table in load_catalog().tables
     ]
@@ -115,9 +125,37 @@ def hive_type(redshift_type: str) -> str:
 
 
 def register_catalog(glue: Any, database: str, landing: str, lake: str) -> list[Change]:
-    """Create or update the database and its tables; unchanged definitions are left alone."""
+    """Create or update the database and its tables; unchanged definitions are left alone. Each zone's
+    tables point at its current version, so a deploy never moves them away from what runs published."""
+    from stedi import lake as paths
+
+    versions = {zone: v for zone in paths.ZONES if (v := paths.current_version(lake, zone)) is not None}
     changes = [_put_database(glue, database)]
-    changes += [_put_table(glue, database, table.table_input()) for table in catalog_tables(landing, lake)]
+    changes += [_put_table(glue, database, table.table_input()) for table in catalog_tables(landing, lake, versions)]
+    return changes
+
+
+def follow_zones(glue: Any, database: str, landing: str, lake: str, zones: Sequence[str]) -> list[Change]:
+    """Point the catalog tables of `zones` at the zones' current versions, once a run published them.
+
+    Athena reads through the catalog, which has no multi-table transaction: the tables of one zone are
+    repointed one after the other, a few milliseconds apart, right after the zone's pointer changed.
+    Tables the deploy never registered are left to it.
+    """
+    from stedi import lake as paths
+
+    versions = {zone: v for zone in zones if (v := paths.current_version(lake, zone)) is not None}
+    changes = []
+    for table in catalog_tables(landing, lake, versions):
+        if table.zone not in versions:
+            continue
+        try:
+            current = glue.get_table(DatabaseName=database, Name=table.name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            continue
+        if not _same_table(current, table.table_input()):
+            glue.update_table(DatabaseName=database, TableInput=table.table_input())
+            changes.append(Change("updated", "table", f"{database}.{table.name}"))
     return changes
 
 

@@ -98,6 +98,7 @@ def write_table(df: DataFrame, path: str, fmt: str = "parquet", check: Callable[
 #            the job's readers resolve tables through it (current_table_path), and the flow points the
 #            Glue Data Catalog's tables at the new version (deployments/catalog.py).
 # The previous version is kept, so that a reader still going through it is not cut off; older ones go.
+ZONES = ("bronze", "quarantine", "silver", "gold")
 ZONES_DIR = "_zones"
 _POINTER = "CURRENT.json"
 _MANIFEST = "_zone.json"
@@ -110,7 +111,7 @@ class Zone:
         self.lake_root, self.zone, self.run_id = lake_root, zone, run_id
         # A version of its own for every attempt: a retried job never writes into what readers may see.
         self.version = f"{run_id}.{uuid.uuid4().hex[:8]}"
-        self.root = join(lake_root, ZONES_DIR, zone, self.version)
+        self.root = join(lake_root, ZONES_DIR, zone, self.version)  # version_table_path's folder
         self.tables: list[str] = []
 
     def path(self, table: str) -> str:
@@ -122,9 +123,9 @@ class Zone:
         """Make this version the zone's current one, atomically; then drop versions older than the previous."""
         manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables)}
         write_json(join(self.root, _MANIFEST), manifest)
-        previous = _current_version(self.lake_root, self.zone)
+        previous = current_version(self.lake_root, self.zone)
         if is_local(self.lake_root):
-            _point_link(_local(self.lake_root), self.zone, self.version)
+            previous = _point_link(_local(self.lake_root), self.zone, self.version) or previous
         else:
             write_json(join(self.lake_root, ZONES_DIR, self.zone, _POINTER), manifest)
         for version in _versions(self.lake_root, self.zone):
@@ -134,7 +135,7 @@ class Zone:
 
 def zone_run_id(lake_root: str, zone: str) -> str | None:
     """The run whose version of `zone` is current; None before the zone's first publication."""
-    version = _current_version(lake_root, zone)
+    version = current_version(lake_root, zone)
     if version is None:
         return None
     try:
@@ -143,7 +144,8 @@ def zone_run_id(lake_root: str, zone: str) -> str | None:
         return None
 
 
-def _current_version(lake_root: str, zone: str) -> str | None:
+def current_version(lake_root: str, zone: str) -> str | None:
+    """The folder name (under <lake>/_zones/<zone>/) of the zone's current version; None before the first."""
     if is_local(lake_root):
         link = _local(lake_root) / zone
         return Path(os.readlink(link)).name if link.is_symlink() else None
@@ -158,22 +160,33 @@ def current_table_path(lake_root: str, zone: str, table: str) -> str:
     the current version's folder on S3."""
     if is_local(lake_root):
         return table_path(lake_root, zone, table)
-    version = _current_version(lake_root, zone)
+    version = current_version(lake_root, zone)
     if version is None:
         raise FileNotFoundError(f"no version of the {zone} zone is published in {lake_root}")
+    return version_table_path(lake_root, zone, version, table)
+
+
+def version_table_path(lake_root: str, zone: str, version: str, table: str) -> str:
     return join(lake_root, ZONES_DIR, zone, version, table)
 
 
-def _point_link(lake_root: Path, zone: str, version: str) -> None:
+_UNVERSIONED = "before-versioned-zones"
+
+
+def _point_link(lake_root: Path, zone: str, version: str) -> str | None:
+    """Point the zone's link at `version`; the name given to a folder of an older lake layout, if any."""
     link = lake_root / zone
+    migrated = None
     if link.exists() and not link.is_symlink():
-        # A lake written before zones were versioned: its folder becomes a version like any other
-        # (readers see no zone for this one moment, once).
-        link.rename(lake_root / ZONES_DIR / zone / "before-versioned-zones")
+        # A lake written before zones were versioned: its folder becomes the previous version (readers
+        # see no zone for this one moment, once).
+        link.rename(lake_root / ZONES_DIR / zone / _UNVERSIONED)
+        migrated = _UNVERSIONED
     temporary = lake_root / f".{zone}.link-{version}"
     temporary.unlink(missing_ok=True)
     os.symlink(os.path.join(ZONES_DIR, zone, version), temporary)
     os.replace(temporary, link)  # rename(2): readers see the old version or the new one
+    return migrated
 
 
 def _versions(lake_root: str, zone: str) -> list[str]:

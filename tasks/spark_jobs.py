@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from prefect import task
@@ -9,6 +11,8 @@ from prefect.cache_policies import NO_CACHE
 
 from stedi.jobs.common import JobArgs
 from stedi.runners import runner_for
+
+logger = logging.getLogger(__name__)
 
 
 def _lost_sight_of_aws(task, task_run, state) -> bool:
@@ -46,19 +50,34 @@ def is_transient_aws_error(error: BaseException) -> bool:
 _SPARK_JOB = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 30, "retry_condition_fn": _lost_sight_of_aws}
 
 
+ZONES_OF_JOB = {"bronze": ("bronze", "quarantine"), "silver": ("silver",), "gold": ("gold",)}
+
+
+def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:
+    report = runner_for(runner).run(job, args)
+    if runner == "glue":  # Athena reads the lake through the Glue Data Catalog: it follows the new versions
+        from deployments.catalog import follow_zones
+        from stedi import aws
+
+        database = os.environ.get("STEDI_GLUE_DATABASE", "stedi")
+        for change in follow_zones(aws.client("glue"), database, args.landing, args.lake, ZONES_OF_JOB[job]):
+            logger.info("Glue Data Catalog: %s", change)
+    return report
+
+
 @task(name="ingest_landing", **_SPARK_JOB)
 def ingest_landing(args: JobArgs, runner: str) -> dict[str, Any]:
     """Ingest landing JSON into bronze, quarantining records that break a rule."""
-    return runner_for(runner).run("bronze", args)
+    return _run("bronze", args, runner)
 
 
 @task(name="curate_silver", **_SPARK_JOB)
 def curate_silver(args: JobArgs, runner: str) -> dict[str, Any]:
     """Build the trusted and curated silver tables from bronze."""
-    return runner_for(runner).run("silver", args)
+    return _run("silver", args, runner)
 
 
 @task(name="build_gold", **_SPARK_JOB)
 def build_gold(args: JobArgs, runner: str) -> dict[str, Any]:
     """Shape silver into the warehouse's 3NF gold tables."""
-    return runner_for(runner).run("gold", args)
+    return _run("gold", args, runner)

@@ -10,9 +10,6 @@ from prefect.cache_policies import NO_CACHE
 from stedi import lake
 from stedi.summary import build_summary, check_accounting, check_quarantine_share
 
-ZONES = ("bronze", "quarantine", "silver", "gold")
-
-
 @task(name="check_quarantine", cache_policy=NO_CACHE)
 def check_quarantine(bronze: dict[str, Any], threshold: float) -> None:
     """Fail the run when a source quarantined more than `threshold` of its landing records."""
@@ -37,7 +34,7 @@ def summarize_run(
     """Build the run summary from the jobs' reports, the warehouse load and the lake's zones; a failed run's
     from whatever was measured before it failed."""
     zones = {}
-    for zone in ZONES:
+    for zone in lake.ZONES:
         holds = lake.zone_run_id(lake_root, zone)
         zones[zone] = {"run_id": holds, "this_run": holds == run_id}
     summary = build_summary(run_id, consent_policy, reports.get("bronze"), reports.get("silver"), reports.get("gold"),

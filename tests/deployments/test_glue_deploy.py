@@ -136,3 +136,25 @@ def test_the_athena_ddl_of_each_landing_table_matches_what_the_deploy_registers(
     assert columns == list(registered.columns)
     assert create.find(exp.LocationProperty).this.name == registered.location
     assert create.find(exp.RowFormatSerdeProperty).this.name == JSON_SERDE
+
+
+def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws, target):
+    from deployments.catalog import follow_zones
+    from stedi import lake
+
+    deploy(target, aws.s3, aws.glue)
+    version = lake.Zone(target.lake_uri, "silver", "run-1")
+    bucket, _, key = version.path("customer_trusted").removeprefix("s3://").partition("/")
+    aws.s3.put_object(Bucket=bucket, Key=f"{key}/part-0.parquet", Body=b"rows")
+    version.publish()
+
+    changes = follow_zones(aws.glue, "stedi", target.landing_uri, target.lake_uri, ["silver"])
+
+    silver = {"customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
+              "step_trainer_trusted", "machine_learning_curated"}
+    assert {c.name for c in changes} == {f"stedi.{name}" for name in silver}
+    location = aws.glue.get_table(DatabaseName="stedi", Name="customer_trusted")["Table"]["StorageDescriptor"]["Location"]
+    assert location == lake.version_table_path(target.lake_uri, "silver", version.version, "customer_trusted") + "/"
+    bronze = aws.glue.get_table(DatabaseName="stedi", Name="bronze_customer")["Table"]["StorageDescriptor"]["Location"]
+    assert bronze == f"{target.lake_uri}/bronze/customer/"  # no bronze version yet: left where the deploy put it
+    assert [c for c in deploy(target, aws.s3, aws.glue) if c.action != "unchanged"] == []

@@ -1,0 +1,88 @@
+"""Zones published whole: a run's version of a zone becomes current in one step, or not at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stedi import lake
+
+
+def write_zone(lake_root: str, zone: str, run_id: str, tables: dict[str, str]) -> lake.Zone:
+    """A version of `zone` holding one file per table (what a job writes with Spark)."""
+    version = lake.Zone(lake_root, zone, run_id)
+    for table, text in tables.items():
+        folder = Path(version.path(table))
+        folder.mkdir(parents=True)
+        (folder / "part-0.txt").write_text(text)
+    return version
+
+
+def read_zone(lake_root: Path, zone: str) -> dict[str, str]:
+    return {table.name: (table / "part-0.txt").read_text() for table in sorted((lake_root / zone).iterdir())
+            if table.is_dir()}
+
+
+def test_a_zone_is_invisible_until_published_then_current_as_a_whole(tmp_path):
+    first = write_zone(str(tmp_path), "silver", "run-1", {"a": "1", "b": "1"})
+    assert not (tmp_path / "silver").exists() and lake.zone_run_id(str(tmp_path), "silver") is None
+    first.publish()
+    assert read_zone(tmp_path, "silver") == {"a": "1", "b": "1"}
+
+    second = write_zone(str(tmp_path), "silver", "run-2", {"a": "2"})
+    assert read_zone(tmp_path, "silver") == {"a": "1", "b": "1"}  # half-written: readers still see run-1
+    second.publish()
+    assert read_zone(tmp_path, "silver") == {"a": "2"}
+    assert lake.zone_run_id(str(tmp_path), "silver") == "run-2"
+    assert (tmp_path / "silver").is_symlink() and not Path(str(tmp_path / "silver")).readlink().is_absolute()
+
+
+def test_the_previous_version_is_kept_for_readers_and_older_ones_and_leftovers_go(tmp_path):
+    for run in ("run-1", "run-2"):
+        write_zone(str(tmp_path), "gold", run, {"t": run}).publish()
+    write_zone(str(tmp_path), "gold", "killed", {"t": "half"})  # a run killed before it published
+    write_zone(str(tmp_path), "gold", "run-3", {"t": "run-3"}).publish()
+    versions = sorted(p.name.split(".")[0] for p in (tmp_path / "_zones" / "gold").iterdir())
+    assert versions == ["run-2", "run-3"]
+
+
+def test_a_retried_job_never_writes_into_the_version_readers_see(tmp_path):
+    write_zone(str(tmp_path), "bronze", "run-1", {"t": "first attempt"}).publish()
+    retry = write_zone(str(tmp_path), "bronze", "run-1", {"t": "second attempt"})
+    assert read_zone(tmp_path, "bronze") == {"t": "first attempt"}
+    retry.publish()
+    assert read_zone(tmp_path, "bronze") == {"t": "second attempt"}
+
+
+def test_a_lake_written_before_versioned_zones_becomes_a_version(tmp_path):
+    (tmp_path / "silver" / "a").mkdir(parents=True)
+    (tmp_path / "silver" / "a" / "part-0.txt").write_text("old layout")
+    write_zone(str(tmp_path), "silver", "run-1", {"a": "new"}).publish()
+    assert read_zone(tmp_path, "silver") == {"a": "new"}
+    assert (tmp_path / "_zones" / "silver" / "before-versioned-zones" / "a" / "part-0.txt").read_text() == "old layout"
+
+
+def test_a_zone_on_s3_is_current_through_its_pointer(aws):
+    root = f"s3://{aws.bucket}/prod/lake"
+    for run in ("run-1", "run-2", "run-3"):
+        version = lake.Zone(root, "silver", run)
+        bucket, _, key = version.path("customer_trusted").removeprefix("s3://").partition("/")
+        aws.s3.put_object(Bucket=bucket, Key=f"{key}/part-0.parquet", Body=run.encode())
+        if run != "run-3":
+            version.publish()
+    assert lake.zone_run_id(root, "silver") == "run-2"
+    current = lake.current_table_path(root, "silver", "customer_trusted")
+    bucket, _, key = current.removeprefix("s3://").partition("/")
+    assert aws.s3.get_object(Bucket=bucket, Key=f"{key}/part-0.parquet")["Body"].read() == b"run-2"
+    pointer = json.loads(aws.s3.get_object(Bucket=bucket, Key="prod/lake/_zones/silver/CURRENT.json")["Body"].read())
+    assert pointer["run_id"] == "run-2" and pointer["tables"] == ["customer_trusted"]
+    listed = aws.s3.list_objects_v2(Bucket=bucket, Prefix="prod/lake/_zones/silver/")["Contents"]
+    # run-1 is the previous version and stays; run-3 never published and is not touched until the next publish
+    assert {o["Key"].split("/")[4].split(".")[0] for o in listed} == {"run-1", "run-2", "run-3", "CURRENT"}
+
+
+def test_no_zone_on_s3_is_a_clear_error(aws):
+    with pytest.raises(FileNotFoundError, match="no version of the gold zone"):
+        lake.current_table_path(f"s3://{aws.bucket}/empty", "gold", "customers")
