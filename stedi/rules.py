@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timezone
 from typing import Literal
 
 from pyspark.sql import Column
@@ -25,6 +25,13 @@ from stedi.sources import Source
 Action = Literal["quarantine", "warn"]
 
 MALFORMED_JSON = "malformed_json"
+# A line whose bytes are not UTF-8 text (a Latin-1 export: `J\xfcrgen`): its text cannot be trusted, and
+# publishing it would spread replacement characters through silver and gold.
+NOT_UTF8 = "not_utf8"
+# Instants a timestamp field can hold (0001-01-01 to 9999-12-31, UTC; Spark's, Redshift's and DuckDB's
+# range). An epoch outside is no instant, whatever its unit (a nanosecond timestamp is 10^6 times too big):
+# `<field>_out_of_range`.
+EPOCH_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
 
 # Records delivered more than once. Among the records of a source that break no rule, two are the SAME
 # record when every declared field has the same typed value (strings trimmed, emails case-insensitive;
@@ -57,10 +64,10 @@ class Rule:
 
 
 def _epoch_ms_outside_plausible_range(value: Column, ingested_at: Column) -> Column:
-    earliest = F.lit(PLAUSIBLE_READINGS_FROM).cast("timestamp")
-    latest = ingested_at + F.expr(f"interval {MAX_CLOCK_SKEW_DAYS} days")
-    reading_at = F.timestamp_millis(value)
-    return (reading_at < earliest) | (reading_at > latest)
+    # Compared as numbers: an epoch that is no instant at all (years past 9999) must not overflow here.
+    earliest = F.lit(int(datetime.combine(PLAUSIBLE_READINGS_FROM, time(), timezone.utc).timestamp() * 1000))
+    latest = F.unix_millis(ingested_at) + MAX_CLOCK_SKEW_DAYS * 86_400_000
+    return (value < earliest) | (value > latest)
 
 
 def _birth_date_implausible(value: Column, ingested_at: Column) -> Column:
@@ -88,3 +95,9 @@ def value_rules(source: Source, action: Action) -> list[Rule]:
 
 def rule(name: str) -> Rule:
     return next(r for r in VALUE_RULES if r.name == name)
+
+
+def stripped(text: Column) -> Column:
+    """Text without surrounding whitespace of any kind: exports pad emails and serial numbers with spaces,
+    tabs, no-break and ideographic spaces, and byte-order or zero-width marks; none of them is meant."""
+    return F.regexp_replace(text, r"^[\s\p{Z}\x{FEFF}\x{200B}]+|[\s\p{Z}\x{FEFF}\x{200B}]+$", "")

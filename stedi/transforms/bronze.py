@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from stedi.rules import CONFLICTING_READING, MALFORMED_JSON, value_rules
+from stedi.rules import CONFLICTING_READING, EPOCH_MS_RANGE, MALFORMED_JSON, NOT_UTF8, stripped, value_rules
 from stedi.sources import Field, Kind, Source
 
 LINEAGE_COLUMNS = ["_source_file", "_ingest_run_id", "_ingested_at"]
@@ -28,6 +28,8 @@ SPARK_TYPES: dict[Kind, T.DataType] = {
 # 1655564376361, 1655564376361.0) cannot fail the parse; coercion below decides what is a number.
 _AS_TEXT = T.MapType(T.StringType(), T.StringType())
 _CORRUPT = "_corrupt_record"
+# What Spark's text reader puts in place of bytes that are not UTF-8.
+_REPLACEMENT_CHARACTER = "\ufffd"
 _ISO_DATE = r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})\s*$"
 
 
@@ -45,15 +47,27 @@ def bronze_schema(source: Source) -> T.StructType:
     )
 
 
+_LONG_LIMIT = 2.0**63  # doubles at or beyond it do not fit a long (Spark would saturate them silently)
+
+
+def _finite(number: Column) -> Column:
+    """NULL for NaN and the infinities: `"NaN"` and `"Infinity"` are text, not measurements."""
+    return F.when(~F.isnan(number) & (F.abs(number) < F.lit(float("inf"))), number)
+
+
 def coerce(raw: Column, kind: Kind) -> Column:
     """Text -> typed value; NULL when the text is not a value of that kind."""
     if kind == "string":
         return raw
+    # Numbers go through double, so that 1655564376361.0 (a float export) is the same as 1655564376361.
+    number = _finite(raw.cast("double"))
     if kind == "double":
-        return raw.cast("double")
-    if kind in ("epoch_ms", "long"):
-        # Through double so that 1655564376361.0 (a float export) is the same instant as 1655564376361.
-        return raw.cast("double").cast("long")
+        return number
+    if kind == "epoch_ms":
+        earliest, latest = EPOCH_MS_RANGE
+        return F.when(number.between(earliest, latest), number.cast("long"))
+    if kind == "long":  # a number beyond a long's range is none (Spark would clamp it to the largest one)
+        return F.when(F.abs(number) < F.lit(_LONG_LIMIT), number.cast("long"))
     if kind == "date":
         part = [F.regexp_extract(raw, _ISO_DATE, i).cast("int") for i in (1, 2, 3)]
         return F.make_date(*part)
@@ -67,8 +81,16 @@ def _raw(field: Field) -> Column:
 def _broken_rule(source: Source, ingested_at: Column) -> Column:
     """The first quarantine rule a record breaks (see stedi/rules.py), or NULL when it breaks none."""
     typed = {f.name: coerce(_raw(f), f.kind) for f in source.fields}
-    checks: list[tuple[Column, str]] = [(F.col("_json")[_CORRUPT].isNotNull(), MALFORMED_JSON)]
+    checks: list[tuple[Column, str]] = [
+        (F.col("value").contains(_REPLACEMENT_CHARACTER), NOT_UTF8),
+        (F.col("_json")[_CORRUPT].isNotNull(), MALFORMED_JSON),
+    ]
     checks += [(_raw(f).isNull(), f"missing_{f.name}") for f in source.fields if f.required]
+    checks += [  # a number, but no instant: years past 9999, or nanoseconds where milliseconds belong
+        (_finite(_raw(f).cast("double")).isNotNull() & typed[f.name].isNull(), f"{f.name}_out_of_range")
+        for f in source.fields
+        if f.kind == "epoch_ms"
+    ]
     checks += [
         (_raw(f).isNotNull() & typed[f.name].isNull(), f"uncoercible_{f.name}")
         for f in source.fields
@@ -163,7 +185,7 @@ def _identity(field: Field) -> Column:
     value = F.col(field.name)
     if field.kind != "string":
         return value
-    return F.lower(F.trim(value)) if field.is_email else F.trim(value)
+    return F.lower(stripped(value)) if field.is_email else stripped(value)
 
 
 def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:

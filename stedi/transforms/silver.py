@@ -12,6 +12,8 @@ from typing import Literal
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from stedi.rules import stripped
+
 ConsentPolicy = Literal["ever", "as-of"]
 CONSENT_POLICIES: tuple[ConsentPolicy, ...] = ("ever", "as-of")
 
@@ -44,8 +46,8 @@ OWNER_NOT_CURATED = "owner_not_curated"
 
 
 def normalize_email(column: Column) -> Column:
-    """Emails identify customers; the app and the website disagree on case and stray spaces."""
-    return F.lower(F.trim(column))
+    """Emails identify customers; the app and the website disagree on case and stray whitespace."""
+    return F.lower(stripped(column))
 
 
 def accepted(classified: DataFrame) -> DataFrame:
@@ -64,7 +66,7 @@ def classify_customers(bronze: DataFrame) -> DataFrame:
         F.col("customerName").alias("customer_name"),
         F.col("phone").alias("phone_number"),
         F.col("birthDay").alias("birth_date"),
-        F.trim(F.col("serialNumber")).alias("serial_number"),
+        stripped(F.col("serialNumber")).alias("serial_number"),
         F.timestamp_millis(F.col("registrationDate")).alias("registered_at"),
         F.timestamp_millis(F.col("lastUpdateDate")).alias("last_updated_at"),
         F.timestamp_millis(F.col("shareWithResearchAsOfDate")).alias("research_consent_at"),
@@ -173,7 +175,7 @@ def classify_step_trainer(
 
     def transform(bronze: DataFrame) -> DataFrame:
         readings = bronze.select(
-            F.trim(F.col("serialNumber")).alias("serial_number"),
+            stripped(F.col("serialNumber")).alias("serial_number"),
             F.timestamp_millis(F.col("sensorReadingTime")).alias("reading_at"),
             F.col("distanceFromObject").alias("distance_cm"),
         )

@@ -54,6 +54,18 @@ def test_valid_step_trainer_record_is_typed_with_lineage(spark):
         ('{"user":"a@x.com","timestamp":null,"x":1.0,"y":0.0,"z":0.0}', "missing_timestamp"),
         # a timestamp that is no number cannot be placed in time
         ('{"user":"a@x.com","timestamp":"yesterday","x":1.0,"y":0.0,"z":0.0}', "uncoercible_timestamp"),
+        # nanoseconds where milliseconds belong: the year 52 million, no instant Spark can hold
+        ('{"user":"a@x.com","timestamp":1655564376361000000,"x":1.0}', "timestamp_out_of_range"),
+        # beyond a long: Spark would clamp it to the largest long, then fail on it as a timestamp
+        ('{"user":"a@x.com","timestamp":1e20,"x":1.0}', "timestamp_out_of_range"),
+        ('{"user":"a@x.com","timestamp":-1e20,"x":1.0}', "timestamp_out_of_range"),
+        # NaN and infinity as text are not measurements (Spark would read NaN as the epoch, 1970)
+        ('{"user":"a@x.com","timestamp":"NaN","x":1.0}', "uncoercible_timestamp"),
+        ('{"user":"a@x.com","timestamp":1655564455341,"x":"NaN"}', "uncoercible_x"),
+        ('{"user":"a@x.com","timestamp":1655564455341,"y":"Infinity"}', "uncoercible_y"),
+        ('{"user":"a@x.com","timestamp":1655564455341,"z":"-inf"}', "uncoercible_z"),
+        # bytes that are not UTF-8 (a Latin-1 export) arrive as replacement characters
+        ('{"user":"j\ufffdrgen@x.com","timestamp":1655564455341,"x":1.0}', "not_utf8"),
     ],
 )
 def test_broken_accelerometer_line_goes_to_quarantine_with_its_rule(spark, line, rule):
@@ -143,3 +155,29 @@ def test_step_trainer_readings_with_one_key_and_two_distances_conflict(spark):
     rows = sorted((r.sensorReadingTime, r.distanceFromObject, r._copies, r._rule) for r in kept.collect())
     assert rows == [(1655564172120, 240, 2, "conflicting_reading"), (1655564172120, 241, 1, "conflicting_reading"),
                     (1655564172121, 1, 1, None)]
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        # every epoch field of a customer, not only the readings' timestamps
+        ('{"email":"a@x.com","registrationDate":1655564376361000000}', "registrationDate_out_of_range"),
+        ('{"email":"a@x.com","shareWithResearchAsOfDate":"NaN"}', "uncoercible_shareWithResearchAsOfDate"),
+        ('{"email":"a@x.com","lastUpdateDate":"Infinity"}', "uncoercible_lastUpdateDate"),
+        ('{"email":"a@x.com","birthDay":"1990-13-45"}', "uncoercible_birthDay"),
+    ],
+)
+def test_every_field_of_every_source_is_quarantined_when_it_is_no_value(spark, line, rule):
+    assert [r.rule for r in parse(spark, CUSTOMER, line).transform(quarantine_records(CUSTOMER)).collect()] == [rule]
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ('{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":1e20}', "uncoercible_distanceFromObject"),
+        ('{"sensorReadingTime":"Infinity","serialNumber":"s-1","distanceFromObject":1}', "uncoercible_sensorReadingTime"),
+        ('{"sensorReadingTime":1655564172120000,"serialNumber":"s-1","distanceFromObject":1}', "sensorReadingTime_out_of_range"),
+    ],
+)
+def test_step_trainer_values_that_are_no_values_are_quarantined(spark, line, rule):
+    assert [r.rule for r in parse(spark, STEP_TRAINER, line).transform(quarantine_records(STEP_TRAINER)).collect()] == [rule]

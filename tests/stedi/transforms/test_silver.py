@@ -85,6 +85,10 @@ def classify_readings(spark, customer_rows, readings, policy="ever"):
     [
         ("a@x.com", None),  # a consenting customer
         ("A@X.com", None),  # the app writes the same email in other letter cases
+        (" a@x.com ", None),  # and pads it with spaces,
+        ("\ta@x.com", None),  # tabs,
+        ("\u00a0a@x.com\u00a0", None),  # no-break spaces
+        ("a@x.com\u3000", None),  # or an ideographic space (a Japanese keyboard's)
         ("b@x.com", CUSTOMER_NOT_CONSENTING),  # a known customer who never consented
         ("ghost@x.com", UNKNOWN_CUSTOMER),  # a user no customer record knows
     ],
