@@ -13,7 +13,7 @@ Runner = Literal["local", "glue"]
 RUNNERS: tuple[Runner, ...] = ("local", "glue")
 
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
-DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi.duckdb"
+DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi_warehouse.duckdb"
 NO_WAREHOUSE = "none"  # the lake only (queried through Athena and the Glue Data Catalog): no load
 DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its records
 
@@ -73,6 +73,13 @@ class Settings:
             raise SettingsError(
                 f"unknown consent policy {self.consent_policy!r}; expected one of {', '.join(CONSENT_POLICIES)}"
             )
+        if self.loads_warehouse:  # a URL that cannot work is refused before any work, not after the lake
+            from stedi.warehouse.backends import WarehouseConfigError, backend_for
+
+            try:
+                backend_for(self.warehouse)
+            except WarehouseConfigError as error:
+                raise SettingsError(str(error)) from None
         if self.runner == "local":
             return replace(
                 self, landing=_absolute(self.landing), lake=_absolute(self.lake), warehouse=_absolute_duckdb(self.warehouse)

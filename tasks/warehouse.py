@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from stedi.lake import is_local
-from stedi.warehouse.backends import backend_for
+from stedi.warehouse.backends import WarehouseConfigError, backend_for
 from stedi.warehouse.catalog import load_catalog
 from stedi.warehouse.checks import WarehouseCheckError
 from stedi.warehouse.load import GoldSchemaError, load_gold, verify_gold_layout
@@ -18,7 +18,7 @@ def _worth_retrying(task, task_run, state) -> bool:
     """Retry connection trouble, not data that failed its checks (a retry would fail the same way)."""
     try:
         state.result()
-    except (WarehouseCheckError, GoldSchemaError):
+    except (WarehouseCheckError, GoldSchemaError, WarehouseConfigError):
         return False
     except Exception:
         return True

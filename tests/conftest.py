@@ -69,7 +69,7 @@ def sample_runs(tmp_path_factory) -> dict:
     """Two `stedi run`s on the shipped sample into one lake and DuckDB warehouse, with a copy of both
     as the first run left them."""
     tmp_path = tmp_path_factory.mktemp("sample-run")
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse" / "stedi.duckdb"
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse" / "stedi_warehouse.duckdb"
     args = ["--lake", str(lake), "--warehouse", f"duckdb:///{warehouse}"]
     first = stedi_run(tmp_path, *args, "--summary", str(tmp_path / "first.json"))
     assert first.returncode == 0, first.stderr[-3000:]

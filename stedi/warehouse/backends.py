@@ -1,7 +1,7 @@
 """Warehouse connections, chosen by URL. Each backend says only how it connects, stages and COPYs;
 the DDL, MERGE and checks are the same text for all of them (see catalog.py and load.py).
 
-    duckdb:///./warehouse/stedi.duckdb         embedded file (created if missing)
+    duckdb:///./warehouse/stedi_warehouse.duckdb   embedded file (created if missing, readable by DuckDB 1.2 on)
     postgresql://user@host:5432/db             psycopg; COPY FROM STDIN
     redshift://user@cluster.example:5439/db    redshift_connector; COPY FROM S3 with an IAM role
 
@@ -35,11 +35,7 @@ class Backend(ABC):
     @property
     def display_url(self) -> str:
         """The URL without any password, for logs and summaries."""
-        parsed = urlparse(self.url)
-        if parsed.password:
-            netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-            return urlunparse(parsed._replace(netloc=netloc))
-        return self.url
+        return masked(self.url)
 
     def qualified(self, table: str) -> str:
         return f"{self.schema}.{identifier(table)}"
@@ -61,10 +57,24 @@ class Backend(ABC):
 
 class DuckDBBackend(Backend):
     dialect = "duckdb"
+    # The storage format of a file this backend creates: DuckDB 1.2's (header version 65), which every
+    # DuckDB client from 1.2.0 on opens (CLI, Python, JDBC as in DBeaver; checked: 1.2.2, 1.3.2, 1.4.5,
+    # 1.5.6, 2.0.0). Left to itself, DuckDB picks the format by its own release: 1.5.6 writes 64, 2.0.0
+    # writes 69, which older clients refuse (1.5.6: "version number 69, but we can only read versions
+    # between 64 and 68"). Not 64 (v0.10.0 to v1.1.3): 1.4.5 and 1.5.6 crash (SIGSEGV at commit) on the
+    # third load into such a file when it deletes rows (tests/stedi/warehouse/test_duckdb_file.py), and
+    # DuckDB 1.0 cannot read the primary-key indexes they write into it anyway.
+    storage_version = "v1.2.0"
 
     def __init__(self, url: str, schema: str = DEFAULT_SCHEMA) -> None:
         super().__init__(url, schema)
-        self.path = Path(url.removeprefix("duckdb:///") or "warehouse/stedi.duckdb")
+        self.path = Path(url.removeprefix("duckdb:///") or "warehouse/stedi_warehouse.duckdb")
+        if self.path.stem.lower() == self.schema:
+            raise WarehouseConfigError(
+                f"warehouse file {self.path.name!r} is named like its schema {self.schema!r}: DuckDB names a file's "
+                f"catalog after the file, so `{self.schema}.<table>` would be ambiguous for anyone who opens it; "
+                "choose another file name, e.g. stedi_warehouse.duckdb"
+            )
 
     def connect(self, read_only: bool = False) -> Any:
         import duckdb
@@ -72,11 +82,14 @@ class DuckDBBackend(Backend):
         if read_only and not self.path.is_file():
             raise WarehouseConfigError(f"no warehouse at {self.path}: run `stedi run` first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Attached under a fixed name: DuckDB names a file's catalog after the file, and `stedi.duckdb`
-        # would make `stedi.customers` ambiguous between catalog `stedi` and schema `stedi`.
+        # Attached under a fixed name, so the SQL never depends on the file's name. The storage version is
+        # chosen only when the file is created: an existing file keeps its own (DuckDB cannot lower it).
+        options = ["read_only"] if read_only else []
+        if not self.path.exists():
+            options.append(f"storage_version '{self.storage_version}'")
         connection = duckdb.connect()
-        mode = " (read_only)" if read_only else ""
-        connection.execute(f"attach '{_quote(str(self.path))}' as warehouse{mode}")
+        attach_options = f" ({', '.join(options)})" if options else ""
+        connection.execute(f"attach '{_quote(str(self.path))}' as warehouse{attach_options}")
         connection.execute("use warehouse")
         return _DuckDBConnection(connection)
 
@@ -160,13 +173,22 @@ class _DuckDBConnection:
         self._connection.close()
 
 
+def masked(url: str) -> str:
+    """`url` with its password, if any, as `***`: what may be printed, logged or stored."""
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return urlunparse(parsed._replace(netloc=netloc))
+    return url
+
+
 def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:
     scheme = urlparse(url).scheme
     backends = {"duckdb": DuckDBBackend, "postgresql": PostgresBackend, "postgres": PostgresBackend,
                 "redshift": RedshiftBackend}
     if scheme not in backends:
         raise WarehouseConfigError(
-            f"unsupported warehouse URL {url!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "
+            f"unsupported warehouse URL {masked(url)!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "
             "or redshift://USER@HOST:PORT/DB"
         )
     return backends[scheme](url, schema)

@@ -26,6 +26,24 @@ def test_the_glue_runner_refuses_what_glue_cannot_reach(monkeypatch, values, mes
 
 
 @pytest.mark.parametrize("warehouse", ["none", "redshift://loader@cluster:5439/analytics"])
-def test_the_glue_runner_takes_s3_and_redshift_or_no_warehouse(warehouse):
+def test_the_glue_runner_takes_s3_and_redshift_or_no_warehouse(warehouse, monkeypatch):
+    monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift")
     settings = Settings.resolve(runner="glue", warehouse=warehouse, **S3)
     assert (settings.lake, settings.loads_warehouse) == ("s3://stedi/lake", warehouse != "none")
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "message"),
+    [
+        ("mysql://x", "unsupported warehouse URL 'mysql://x'"),  # no such backend
+        # a typo in the scheme; the password is never repeated
+        ("postgress://u:s3cret@h/db", r"unsupported warehouse URL 'postgress://u:\*\*\*@h/db'"),
+        # named like its schema: `stedi.<table>` would be ambiguous for whoever opens the file
+        ("duckdb:///w/stedi.duckdb", "named like its schema"),
+        ("redshift://loader@cluster:5439/analytics", "STEDI_REDSHIFT_IAM_ROLE is not set"),
+    ],
+)
+def test_a_warehouse_url_that_cannot_work_is_refused_before_any_work(monkeypatch, warehouse, message):
+    monkeypatch.delenv("STEDI_REDSHIFT_IAM_ROLE", raising=False)
+    with pytest.raises(SettingsError, match=message):
+        Settings.resolve(runner="local", warehouse=warehouse)
