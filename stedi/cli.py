@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from stedi import generate
 from stedi.settings import DEFAULT_WAREHOUSE, SAMPLE_LANDING, Settings, SettingsError
 from stedi.transforms.silver import CONSENT_POLICIES
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--list", action="store_true", help="list the reports, one a line: name, then description")
     report.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help=f"default {DEFAULT_WAREHOUSE}")
     _add_deploy(commands)
+    generate.add_parser(commands)
     return parser
 
 
@@ -114,15 +116,31 @@ def _add_deploy(commands: Any) -> None:
 def console() -> NoReturn:
     """The `stedi` command: `main`, then Python's own exit less its last step.
 
-    The run's JVM is let go first, so that it shuts down beside the rest. Then, as at any exit, threads
-    are joined (Prefect's workers drain their logs and events to the API; the JVM has ended) and the
-    exit handlers run (the temporary API stops). What is left out is the teardown of the ~300 modules
-    a run imports: most of a second at the end of every run, and nothing this command relies on.
+    SIGINT and SIGTERM interrupt `main` (stedi.lifecycle): the run unwinds, and the command ends as
+    below, with one line saying so and the shell's code for the signal (130, 143). The run's JVM is let
+    go first, so that it shuts down beside the rest (an interrupted run does not wait for one still
+    starting: it ends by itself once this process has). Then, as at any exit, threads are joined (Prefect's
+    workers drain their logs and events to the API; the JVM has ended) and the exit handlers run (the
+    temporary API stops). What is left out is the teardown of the ~300 modules a run imports: most of a
+    second at the end of every run, and nothing this command relies on. Children this command starts
+    end by themselves should it end otherwise (SIGKILL).
     """
-    code = main()
+    from stedi import lifecycle
+
+    name = " ".join(["stedi", *[arg for arg in sys.argv[1:2] if not arg.startswith("-")]])  # `stedi run`
+    lifecycle.raise_on_termination_signals(announce=name)
+    try:
+        code = main()
+    except BaseException:  # noqa: BLE001 - re-raised unless it is the unwinding of a signal
+        if lifecycle.stop_raising() is None:
+            raise
+    signum = lifecycle.stop_raising()
+    if signum is not None:
+        print(f"{name}: {lifecycle.interruption(signum)}", file=sys.stderr)
+        code = lifecycle.exit_code(signum)
     spark = sys.modules.get("stedi.spark")  # imported by the commands that run Spark
     if spark is not None:
-        spark.end_session_in_background()
+        spark.end_session_in_background(wait_for_start=signum is None)
     threading._shutdown()  # what the interpreter calls first on exit
     atexit._run_exitfuncs()
     with contextlib.suppress(OSError):  # a reader that went away (`stedi run | head`)
@@ -140,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(parser, args)
     if args.command == "deploy":
         return _deploy_glue(args)
+    if args.command == "generate":
+        return generate.run_command(args)
     parser.error(f"unknown command {args.command!r}")
 
 
@@ -217,6 +237,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     start_session_in_background()
     api = start_temporary_api()
     from flows.stedi_lakehouse import stedi_lakehouse
+    from stedi.summary import RunFailed, render
 
     try:
         with api.serving() if api is not None else contextlib.nullcontext():
@@ -227,13 +248,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 consent_policy=settings.consent_policy,
                 runner="local",
             )
-    except Exception as error:  # the flow run already logged the traceback; the user gets one line
+    except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
+        _write_summary(args.summary, failure.summary)
+        print(render(failure.summary))
+        print(f"stedi run: failed: {failure}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # failed before the run began (its settings, Prefect's API)
         _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})
         print(f"stedi run: failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
     _write_summary(args.summary, summary)
-    from stedi.summary import render
-
     print(render(summary))
     return 0
 

@@ -18,6 +18,7 @@ import time
 import urllib.request
 
 _STARTUP_TIMEOUT_S = 60
+_STOP_TIMEOUT_S = 15  # the server's own grace (stedi.lifecycle) is 10 s
 # No block type registration at start-up: it imports every installed Prefect collection (about a
 # second, on the run's critical path); the memoizing wrapper around it imports them even when
 # registration is off, hence both settings. A block saved with `.save()` registers its own type, and
@@ -35,11 +36,15 @@ class TemporaryAPI:
         # has nowhere to go from a laptop run.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **WITHOUT_BLOCK_REGISTRATION}
+        # Under stedi.lifecycle, with a pipe from this process on its input: the server ends when this
+        # process closes the pipe (`stop`) or exits, however it exits, SIGKILL included. Its own session
+        # keeps a Ctrl-C in the terminal from stopping it under the run, which still reports its end to it.
         command = [
-            sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+            sys.executable, "-m", "stedi.lifecycle",
+            "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
         ]
-        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, start_new_session=True)
         atexit.register(self.stop)
 
     def wait_until_healthy(self) -> None:
@@ -60,7 +65,14 @@ class TemporaryAPI:
             yield self
 
     def stop(self) -> None:
-        stop_process(self.process, timeout_s=10)
+        """Close the server's input, as this process's exit would: it shuts down, and is killed if stuck."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -98,16 +99,28 @@ def configure(spark: SparkSession) -> SparkSession:
     return spark
 
 
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
 _session: Future[SparkSession] | None = None
 
 
 def start_session_in_background(master: str = "local[*]") -> Future[SparkSession]:
-    """Start the JVM while Prefect boots its API, so the two start-ups overlap instead of adding up."""
+    """Start the JVM while Prefect boots its API, so the two start-ups overlap instead of adding up.
+
+    In a daemon thread: an interrupted run does not wait for a start-up it no longer needs (the JVM
+    ends by itself when this process does: its gateway exits on EOF).
+    """
     global _session
     if _session is None:
-        _session = _pool.submit(build_session, master)
+        _session = Future()
+        threading.Thread(target=_build_into, args=(_session, master), name="spark-start", daemon=True).start()
     return _session
+
+
+def _build_into(session: Future[SparkSession], master: str) -> None:
+    session.set_running_or_notify_cancel()
+    try:
+        session.set_result(build_session(master))
+    except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the session
+        session.set_exception(error)
 
 
 def get_session() -> SparkSession:
@@ -115,20 +128,23 @@ def get_session() -> SparkSession:
     return start_session_in_background().result()
 
 
-_ending: Future[None] | None = None
+_ending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-end")  # joined at exit, as any
+_ended: Future[None] | None = None
 _JVM_EXIT_TIMEOUT_S = 60
 
 
-def end_session_in_background() -> None:
+def end_session_in_background(wait_for_start: bool = True) -> None:
     """End the run's JVM while the process does its last work (Prefect's last writes to its API).
 
     The gateway exits when its input closes, and Spark's shutdown hook stops the context and removes
     its temporary folders, as at any process exit; only sooner, and beside the rest. For a process
-    about to exit: no Spark call may follow. The pool's thread is joined at exit, as any.
+    about to exit: no Spark call may follow. Without `wait_for_start`, a JVM still starting is left
+    to end by itself at the process's exit, as its input then closes.
     """
-    global _ending
-    if _session is not None and _ending is None:
-        _ending = _pool.submit(_end_jvm, _session)
+    global _ended
+    if _session is None or _ended is not None or (not wait_for_start and not _session.done()):
+        return
+    _ended = _ending.submit(_end_jvm, _session)
 
 
 def _end_jvm(session: Future[SparkSession]) -> None:

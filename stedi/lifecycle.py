@@ -1,0 +1,113 @@
+"""How `stedi` and the processes it starts end together, however `stedi` ends.
+
+Children: each is given a pipe on its standard input whose only writer is `stedi`. When `stedi` exits,
+by any means, SIGKILL included, the kernel closes the pipe and the child reads end-of-file, and ends.
+Spark's gateway JVM already does so (pyspark starts it that way, and the JVM exits on EOF); other
+children run under `python -m stedi.lifecycle -m MODULE ARGS...`, which does the same for any Python
+module that ends cleanly on SIGTERM (the temporary Prefect API's uvicorn). Nothing to clean up, no
+process to poll: the end of the parent is the signal.
+
+The parent: SIGINT and SIGTERM raise `Interrupted` in the main thread, so that the run unwinds (Prefect
+records the crash, the JVM and the API are stopped) instead of dying where it stands, as Python's default
+SIGTERM would, leaving no chance to stop anything.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# A child told to end that has not ended after this long is stuck in its shutdown: it is killed.
+_CHILD_GRACE_S = 10
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM; a KeyboardInterrupt, so that code that lets Ctrl-C through lets it through too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: int | None = None
+_unwinding = False
+_announce = ""
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention for a process ended by a signal: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + signum
+
+
+def interruption(signum: int) -> str:
+    return f"interrupted by {signal.Signals(signum).name}"
+
+
+def raise_on_termination_signals(announce: str) -> None:
+    """From now on the first SIGINT or SIGTERM raises `Interrupted` in the main thread.
+
+    A second one, or one after `stop_raising`, ends the process at once with the first one's exit
+    code, after the line `{announce}: interrupted by SIG...` on stderr: a user who presses Ctrl-C twice
+    means it, and the children end by themselves when this process does.
+    """
+    global _announce
+    _announce = announce
+    for signum in TERMINATION_SIGNALS:
+        signal.signal(signum, _on_signal)
+
+
+def stop_raising() -> int | None:
+    """The process is unwinding: further signals end it at once. Returns the signal received, if any."""
+    global _unwinding
+    _unwinding = True
+    return _received
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    global _received
+    first = _received is None
+    if first:
+        _received = signum
+    if first and not _unwinding:
+        raise Interrupted(signum)
+    # Only async-signal-safe calls from here: the main thread may be anywhere, holding any lock.
+    if first:
+        os.write(sys.stderr.fileno(), f"{_announce}: {interruption(signum)}\n".encode())
+    os._exit(exit_code(_received))
+
+
+def end_on_stdin_eof(grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
+    """End this process as SIGTERM does once its standard input (a pipe from the parent) reaches EOF.
+
+    The parent never writes: EOF means it has closed the pipe to stop this process, or has exited.
+    """
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(exit_code(signal.SIGTERM))
+
+    thread = threading.Thread(target=watch, name="end-on-stdin-eof", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: Sequence[str]) -> None:
+    """`python -m stedi.lifecycle -m MODULE ARGS...`: run MODULE as `python -m` would, ending on stdin EOF."""
+    if len(argv) < 2 or argv[0] != "-m":
+        sys.exit("usage: python -m stedi.lifecycle -m MODULE [ARGS...] (standard input: a pipe from the parent)")
+    end_on_stdin_eof()
+    module, *args = argv[1:]
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
