@@ -135,6 +135,10 @@ def register_catalog(glue: Any, database: str, landing: str, lake: str) -> list[
     return changes
 
 
+class CatalogMissingError(RuntimeError):
+    """The catalog database the flow should keep current does not exist."""
+
+
 def follow_zones(glue: Any, database: str, landing: str, lake: str, zones: Sequence[str]) -> list[Change]:
     """Point the catalog tables of `zones` at the zones' current versions, once a run published them.
 
@@ -144,6 +148,13 @@ def follow_zones(glue: Any, database: str, landing: str, lake: str, zones: Seque
     """
     from stedi import lake as paths
 
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        raise CatalogMissingError(
+            f"the Glue Data Catalog has no database {database!r}: run `stedi deploy glue`, or set "
+            "STEDI_GLUE_DATABASE to the database it registered (--database)"
+        ) from None
     versions = {zone: v for zone in zones if (v := paths.current_version(lake, zone)) is not None}
     changes = []
     for table in catalog_tables(landing, lake, versions):

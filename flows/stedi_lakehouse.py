@@ -12,9 +12,10 @@ from prefect.runtime import flow_run
 
 from stedi import secrets
 from stedi.jobs.common import JobArgs
+from stedi.lake import lock as lock_lake
 from stedi.secrets import SECRET_ENV
 from stedi.settings import Settings
-from stedi.summary import RunFailed
+from stedi.summary import RunFailed, build_summary
 from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
 from tasks.summary import account_records, check_quarantine, summarize_run
@@ -59,6 +60,13 @@ def stedi_lakehouse(
     )
     if settings.runner == "local" and not os.environ.get(SECRET_ENV):
         secrets.provide(secrets.load_from_prefect())
+    with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
+        return run_zones(args, settings)
+
+
+def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
+    """Bronze, silver, gold, the warehouse and the summary, for one run holding the lake."""
+    run_id = args.run_id
     reports: dict[str, dict[str, Any]] = {}
     loaded = None
     try:
@@ -73,11 +81,26 @@ def stedi_lakehouse(
             loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
     except Exception as error:
         # Every figure measured before the failure is reported, with the error, before the run fails.
-        failed = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error))
-        publish_run_report(failed)
-        raise RunFailed(failed) from error
+        raise RunFailed(report_failure(run_id, settings, reports, loaded, error)) from error
     summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded)
     publish_run_report(summary)
+    return summary
+
+
+def report_failure(run_id: str, settings: Settings, reports: dict[str, dict[str, Any]], loaded: dict[str, Any] | None,
+                   error: Exception) -> dict[str, Any]:
+    """The failed run's summary, published as the artifacts; reporting never hides the run's own error:
+    what fails while reporting (the lake unreachable too) is added to the summary, not raised."""
+    try:
+        summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error))
+    except Exception as reporting:
+        summary = build_summary(run_id, settings.consent_policy, reports.get("bronze"), reports.get("silver"),
+                                reports.get("gold"), loaded, error=one_line(error))
+        summary["warnings"].append(f"the summary was not written to the lake: {one_line(reporting)}")
+    try:
+        publish_run_report(summary)
+    except Exception as reporting:
+        summary["warnings"].append(f"the run report was not published to Prefect: {one_line(reporting)}")
     return summary
 
 

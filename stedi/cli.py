@@ -249,23 +249,29 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 runner="local",
             )
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
-        _write_summary(args.summary, failure.summary)
         print(render(failure.summary))
         print(f"stedi run: failed: {failure}", file=sys.stderr)
+        _write_summary(args.summary, failure.summary)
         return EXIT_FAILED
     except Exception as error:  # failed before the run began (its settings, Prefect's API)
         _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})
         print(f"stedi run: failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
-    _write_summary(args.summary, summary)
     print(render(summary))
-    return 0
+    return 0 if _write_summary(args.summary, summary) else EXIT_FAILED
 
 
-def _write_summary(path: str | None, summary: dict[str, Any]) -> None:
-    if path:
+def _write_summary(path: str | None, summary: dict[str, Any]) -> bool:
+    """Write the summary to `path`, if given; False, with one line on stderr, when it cannot be written."""
+    if not path:
+        return True
+    try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(summary, indent=2) + "\n")
+    except OSError as error:
+        print(f"stedi run: could not write the summary to {path}: {error.strerror or error}", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":

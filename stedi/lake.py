@@ -6,11 +6,13 @@ reader never sees a half-written table, nor a zone whose tables come from differ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -156,12 +158,13 @@ def current_version(lake_root: str, zone: str) -> str | None:
 
 
 def current_table_path(lake_root: str, zone: str, table: str) -> str:
-    """Where readers find the current version of a table: table_path locally (through the zone's link),
-    the current version's folder on S3."""
-    if is_local(lake_root):
-        return table_path(lake_root, zone, table)
+    """The folder of a table in the zone's current version, resolved now: a reader that lists a table's
+    files and opens them later keeps reading that version (kept through the next publication), where a
+    path through the zone's link would lead into the next one."""
     version = current_version(lake_root, zone)
     if version is None:
+        if is_local(lake_root):  # a folder of an older lake layout, read as it is
+            return table_path(lake_root, zone, table)
         raise FileNotFoundError(f"no version of the {zone} zone is published in {lake_root}")
     return version_table_path(lake_root, zone, version, table)
 
@@ -247,3 +250,41 @@ def _s3_client():  # boto3 only where the lake is on S3
     from stedi import aws
 
     return aws.client("s3")
+
+
+class LakeBusyError(RuntimeError):
+    """Another run is writing the lake."""
+
+
+@contextlib.contextmanager
+def lock(lake_root: str, run_id: str) -> Iterator[None]:
+    """Hold the lake for one run: a second run on the same lake fails at once, naming the first.
+
+    Locally an exclusive flock on <lake>/.lock, which the kernel releases however the holder ends,
+    SIGKILL included. On S3 there is no lock to take: Glue runs one job run at a time per job
+    (MaxConcurrentRuns 1) and each deployment one flow run (prefect.yaml's concurrency limit).
+    """
+    if not is_local(lake_root):
+        yield
+        return
+    import fcntl
+
+    root = _local(lake_root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            raise LakeBusyError(f"the lake {lake_root} is being written by {holder}: wait for it to end, "
+                                "or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run {run_id} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # A child told to end that has not ended after this long is stuck in its shutdown: it is killed.
@@ -69,12 +69,23 @@ def stop_raising() -> int | None:
     return _received
 
 
+_on_interrupt: list[Callable[[], None]] = []
+
+
+def on_interrupt(callback: Callable[[], None]) -> None:
+    """Call `callback` (in a thread of its own) when the first SIGINT or SIGTERM arrives: work that blocks
+    the unwinding, such as Spark jobs that threads of a job wait for, is cancelled there."""
+    _on_interrupt.append(callback)
+
+
 def _on_signal(signum: int, frame: object) -> None:
     global _received
     first = _received is None
     if first:
         _received = signum
     if first and not _unwinding:
+        for callback in _on_interrupt:
+            threading.Thread(target=callback, name="on-interrupt", daemon=True).start()
         raise Interrupted(signum)
     # Only async-signal-safe calls from here: the main thread may be anywhere, holding any lock.
     if first:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from stedi import lifecycle
+
 # Semantics the transformations rely on, pinned here so Spark 3.5 (Glue 5.0) and Spark 4.x agree:
 # - ANSI off: a value that cannot be cast becomes NULL and is then quarantined by a rule, instead of
 #   failing the whole job (Spark 4 turns ANSI on by default, Spark 3.5 does not).
@@ -112,7 +114,14 @@ def start_session_in_background(master: str = "local[*]") -> Future[SparkSession
     if _session is None:
         _session = Future()
         threading.Thread(target=_build_into, args=(_session, master), name="spark-start", daemon=True).start()
+        lifecycle.on_interrupt(_cancel_jobs)
     return _session
+
+
+def _cancel_jobs() -> None:
+    """An interrupted run does not wait for the Spark jobs its job's threads are waiting for."""
+    if _session is not None and _session.done() and _session.exception() is None:
+        _session.result().sparkContext.cancelAllJobs()
 
 
 def _build_into(session: Future[SparkSession], master: str) -> None:

@@ -50,17 +50,16 @@ def is_transient_aws_error(error: BaseException) -> bool:
 _SPARK_JOB = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 30, "retry_condition_fn": _lost_sight_of_aws}
 
 
-ZONES_OF_JOB = {"bronze": ("bronze", "quarantine"), "silver": ("silver",), "gold": ("gold",)}
-
-
 def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:
     report = runner_for(runner).run(job, args)
-    if runner == "glue":  # Athena reads the lake through the Glue Data Catalog: it follows the new versions
+    if runner == "glue":
+        # Athena reads the lake through the Glue Data Catalog: after every job, every zone's tables point
+        # at its current version (also catching up on a zone a failed run published but never repointed).
         from deployments.catalog import follow_zones
-        from stedi import aws
+        from stedi import aws, lake
 
-        database = os.environ.get("STEDI_GLUE_DATABASE", "stedi")
-        for change in follow_zones(aws.client("glue"), database, args.landing, args.lake, ZONES_OF_JOB[job]):
+        database = os.environ.get("STEDI_GLUE_DATABASE", "stedi")  # `stedi deploy glue --database`'s default
+        for change in follow_zones(aws.client("glue"), database, args.landing, args.lake, lake.ZONES):
             logger.info("Glue Data Catalog: %s", change)
     return report
 

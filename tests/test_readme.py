@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
 # The blocks run, by heading, with how many ```sh blocks each has; they run in the README's order.
-RUN = {"Quick start": 2, "Deploy with Prefect": 1, "Reports": 2}
+RUN = {"Quick start": 2, "Deploy with Prefect": 1, "Reports": 2, "Production-scale data": 1}
 # `make test` runs this suite, this test included: run inside it, it would recurse. Exactly this line of
 # the Quick start is skipped; the test fails when the README no longer has it, so a changed line cannot
 # slip through untested.

@@ -158,3 +158,10 @@ def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws
     bronze = aws.glue.get_table(DatabaseName="stedi", Name="bronze_customer")["Table"]["StorageDescriptor"]["Location"]
     assert bronze == f"{target.lake_uri}/bronze/customer/"  # no bronze version yet: left where the deploy put it
     assert [c for c in deploy(target, aws.s3, aws.glue) if c.action != "unchanged"] == []
+
+
+def test_a_missing_catalog_database_is_an_error_not_a_silent_skip(aws, target):
+    from deployments.catalog import CatalogMissingError, follow_zones
+
+    with pytest.raises(CatalogMissingError, match="no database 'analytics'.*STEDI_GLUE_DATABASE"):
+        follow_zones(aws.glue, "analytics", target.landing_uri, target.lake_uri, ["silver"])

@@ -56,7 +56,8 @@ class Run:
         reached = {
             "launch": lambda: len(self.processes()) > 1,
             "start-up": lambda: len(self.processes()) > 1,
-            "bronze": lambda: (self.lake / "bronze").is_dir(),
+            # the bronze job has begun writing its zone's version (the zone appears only once published)
+            "bronze": lambda: (self.lake / "_zones" / "bronze").is_dir(),
         }[moment]
         deadline = time.monotonic() + timeout_s
         while not reached():

@@ -15,10 +15,22 @@ def prefect_api():
         yield
 
 
-def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_api, spark, tmp_path):
+def artifacts_of(flow_run_id) -> dict:
+    """The artifacts of one flow run, by key, read back through the Prefect client."""
+    import anyio
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
+    async def read():
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+            return {a.key: a for a in found}
+
+    return anyio.run(read)
+
+
+def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_api, spark, tmp_path):
     from flows.stedi_lakehouse import stedi_lakehouse
     from tasks.reports import ACCOUNTING_KEY, CONTRACTS_KEY, ROWS_KEY, SUMMARY_KEY
 
@@ -32,15 +44,7 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert state.is_completed()
     summary = state.result()
 
-    import anyio
-
-    async def artifacts():
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
-            return {a.key: a for a in found}
-
-    by_key = anyio.run(artifacts)
+    by_key = artifacts_of(state.state_details.flow_run_id)
     assert set(by_key) == {ROWS_KEY, ACCOUNTING_KEY, CONTRACTS_KEY, SUMMARY_KEY}
     accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
     assert accounting["accelerometer"]["quarantined"] == "malformed_json: 1"
@@ -52,9 +56,6 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
 
 def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, spark, tmp_path):
     """The quarantine threshold fails the run after bronze: bronze's figures are reported all the same."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed
     from tasks.reports import ACCOUNTING_KEY, SUMMARY_KEY
@@ -80,18 +81,22 @@ def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, s
     assert {zone: z["this_run"] for zone, z in summary["zones"].items()} == {
         "bronze": True, "quarantine": True, "silver": False, "gold": False}
 
-    import anyio
-
-    async def artifacts():
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
-            return {a.key: a for a in found}
-
-    by_key = anyio.run(artifacts)
+    by_key = artifacts_of(state.state_details.flow_run_id)
     accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
     assert accounting["accelerometer"]["quarantined"] == "malformed_json: 2" and accounting["accelerometer"]["landing"] == 3
     assert ": failed" in by_key[SUMMARY_KEY].data and "QuarantineThresholdError" in by_key[SUMMARY_KEY].data
+
+
+def test_a_run_on_a_lake_another_run_holds_fails_at_once(prefect_api, tmp_path):
+    from flows.stedi_lakehouse import stedi_lakehouse
+    from stedi import lake
+
+    with lake.lock(str(tmp_path / "lake"), "the-first-run"):
+        state = stedi_lakehouse(lake=str(tmp_path / "lake"), warehouse="none", runner="local", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(lake.LakeBusyError, match="being written by run the-first-run"):
+        state.result()
+    assert not (tmp_path / "lake" / "_zones").exists()  # nothing was written
 
 
 def run_on_glue(aws, monkeypatch):

@@ -86,3 +86,21 @@ def test_a_zone_on_s3_is_current_through_its_pointer(aws):
 def test_no_zone_on_s3_is_a_clear_error(aws):
     with pytest.raises(FileNotFoundError, match="no version of the gold zone"):
         lake.current_table_path(f"s3://{aws.bucket}/empty", "gold", "customers")
+
+
+def test_a_second_run_on_a_locked_lake_fails_at_once_naming_the_first(tmp_path):
+    with lake.lock(str(tmp_path), "run-1"):
+        with pytest.raises(lake.LakeBusyError, match=r"is being written by run run-1 \(pid \d+"):
+            with lake.lock(str(tmp_path), "run-2"):
+                pass
+    with lake.lock(str(tmp_path), "run-3"):  # released when the first run ends
+        pass
+
+
+def test_readers_resolve_a_table_to_the_version_current_when_they_ask(tmp_path):
+    write_zone(str(tmp_path), "silver", "run-1", {"a": "1"}).publish()
+    resolved = Path(lake.current_table_path(str(tmp_path), "silver", "a"))
+    write_zone(str(tmp_path), "silver", "run-2", {"a": "2"}).publish()
+    # the first version is kept through the next publication: a reader who resolved it still reads it whole
+    assert (resolved / "part-0.txt").read_text() == "1"
+    assert (Path(lake.current_table_path(str(tmp_path), "silver", "a")) / "part-0.txt").read_text() == "2"

@@ -11,7 +11,7 @@ from stedi.warehouse.catalog import load_catalog
 from stedi.warehouse.load import load_gold
 
 ROLE = "arn:aws:iam::123456789012:role/stedi-redshift-copy"
-LAKE = "s3://stedi-lake/prod"
+LAKE = "s3://stedi-test/prod/lake"  # the `aws` fixture's bucket
 
 
 class FakeCursor:
@@ -49,7 +49,17 @@ class FakeConnection:
 
 
 @pytest.fixture
-def redshift(monkeypatch):
+def gold_version(aws) -> str:
+    """A gold zone published on the stand-in's S3 (its tables' files are not needed: COPY is not run)."""
+    from stedi import lake
+
+    version = lake.Zone(LAKE, "gold", "run-1")
+    version.publish()
+    return version.version
+
+
+@pytest.fixture
+def redshift(monkeypatch, gold_version):
     monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", ROLE)
     backend = backend_for("redshift://loader@stedi.abc123.us-east-1.redshift.amazonaws.com:5439/analytics")
     connection = FakeConnection()
@@ -72,7 +82,7 @@ def test_ddl_keeps_redshift_distribution_and_sort_keys(redshift):
     assert creates and all("SORTKEY" in s for s in creates if "CREATE TABLE" in s)
 
 
-def test_copy_reads_each_gold_prefix_with_the_iam_role_as_parquet(redshift):
+def test_copy_reads_each_gold_prefix_with_the_iam_role_as_parquet(redshift, gold_version):
     _, connection = redshift
     copies = [s for s in connection.log if s.lower().startswith("copy ")]
     tables = [t.name for t in load_catalog().tables]
@@ -80,7 +90,8 @@ def test_copy_reads_each_gold_prefix_with_the_iam_role_as_parquet(redshift):
     for table, copy in zip(tables, copies, strict=True):
         match = re.fullmatch(r"copy (\w+) from '([^']+)' iam_role '([^']+)' format as parquet", copy)
         assert match, copy
-        assert match.groups() == (f"staging_{table}", f"{LAKE}/gold/{table}/", ROLE)
+        # the version of the gold zone current when the load began, never a path through a moving pointer
+        assert match.groups() == (f"staging_{table}", f"{LAKE}/_zones/gold/{gold_version}/{table}/", ROLE)
 
 
 def test_merge_targets_each_table_on_its_primary_key(redshift):
