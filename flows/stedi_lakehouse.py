@@ -30,6 +30,7 @@ def stedi_lakehouse(
     consent_policy: str | None = None,
     quarantine_threshold: float | None = None,
     runner: str | None = None,
+    allow_empty: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary.
 
@@ -40,6 +41,7 @@ def stedi_lakehouse(
         consent_policy: ever, or as-of (only readings at or after the customer's research consent)
         quarantine_threshold: the share of a source's records that may be quarantined before the run fails
         runner: local (Spark in-process) or glue (AWS Glue job runs deployed by `stedi deploy glue`)
+        allow_empty: sources whose landing may be empty although earlier runs ingested records from it
     Unset values come from STEDI_* environment variables, then the runner's defaults.
     """
     settings = Settings.resolve(
@@ -49,6 +51,7 @@ def stedi_lakehouse(
         warehouse=warehouse,
         consent_policy=consent_policy,
         quarantine_threshold=quarantine_threshold,
+        allow_empty=allow_empty,
     )
     run_id = str(flow_run.get_id() or uuid4())
     args = JobArgs(
@@ -57,6 +60,7 @@ def stedi_lakehouse(
         run_id=run_id,
         ingested_at=datetime.now(timezone.utc).isoformat(),
         consent_policy=settings.consent_policy,
+        allow_empty=",".join(settings.allow_empty),
     )
     if settings.runner == "local" and not os.environ.get(SECRET_ENV):
         secrets.provide(secrets.load_from_prefect())

@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="ever: customers who gave research consent at any time (default); "
         "as-of: only readings taken at or after the customer's research consent",
     )
+    run.add_argument(
+        "--allow-empty",
+        metavar="SOURCE",
+        action="append",
+        choices=("customer", "accelerometer", "step_trainer"),
+        help="let SOURCE's landing be empty although earlier runs ingested records from it (its tables are then "
+        "published empty); without it such a run fails before publishing anything. Repeatable",
+    )
     report = commands.add_parser(
         "report",
         help="print an analysts' report from the warehouse",
@@ -221,7 +229,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
     try:
         settings = Settings.resolve(
-            runner="local", landing=landing, lake=args.lake, warehouse=args.warehouse, consent_policy=args.consent_policy
+            runner="local", landing=landing, lake=args.lake, warehouse=args.warehouse, consent_policy=args.consent_policy,
+            allow_empty=args.allow_empty,
         )
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
@@ -247,6 +256,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 warehouse=settings.warehouse,
                 consent_policy=settings.consent_policy,
                 runner="local",
+                allow_empty=list(settings.allow_empty),
             )
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
         print(render(failure.summary))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,7 @@ class Settings:
     warehouse: str
     consent_policy: str = "ever"
     quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
+    allow_empty: tuple[str, ...] = ()  # sources whose landing may be empty although earlier runs had records
 
     @classmethod
     def resolve(
@@ -40,6 +42,7 @@ class Settings:
         warehouse: str | None = None,
         consent_policy: str | None = None,
         quarantine_threshold: float | None = None,
+        allow_empty: Sequence[str] | None = None,
     ) -> Settings:
         """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
         env = os.environ
@@ -60,6 +63,7 @@ class Settings:
             runner=chosen,
             consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"),
             quarantine_threshold=_fraction(threshold) if threshold is not None else DEFAULT_QUARANTINE_THRESHOLD,
+            allow_empty=tuple(sorted(set(allow_empty or ()))),
             **values,
         )
         return settings.validated()
@@ -69,6 +73,11 @@ class Settings:
         return self.warehouse != NO_WAREHOUSE
 
     def validated(self) -> Settings:
+        from stedi.sources import SOURCES
+
+        unknown = [name for name in self.allow_empty if name not in SOURCES]
+        if unknown:
+            raise SettingsError(f"unknown source {unknown[0]!r} to allow empty; expected one of {', '.join(SOURCES)}")
         if self.consent_policy not in CONSENT_POLICIES:
             raise SettingsError(
                 f"unknown consent policy {self.consent_policy!r}; expected one of {', '.join(CONSENT_POLICIES)}"

@@ -26,10 +26,32 @@ from stedi.transforms.bronze import (
 JOB = "bronze"
 
 
-def ingest_source(spark: SparkSession, args: JobArgs, source: Source, bronze: lake.Zone, quarantine: lake.Zone
-                  ) -> dict[str, Any]:
+class EmptySourceError(RuntimeError):
+    """A source has no landing files although the lake holds its records from earlier runs."""
+
+
+def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, list[str]]:
+    """Each source's landing files. A source without any, whose bronze table holds records from earlier
+    runs, fails the run before anything is published: a missing folder or an empty export would otherwise
+    empty its tables, the training set and the warehouse, in a run that reports success. A user who
+    means it names the source in `allow_empty`."""
+    found = {name: lake.list_files(spark, lake.landing_folder(args.landing, name)) for name in SOURCES}
+    for name, files in found.items():
+        if files or name in args.allowed_empty or lake.current_version(args.lake, "bronze") is None:
+            continue
+        held = lake.count_rows(spark, lake.current_table_path(args.lake, "bronze", name))
+        if held:
+            raise EmptySourceError(
+                f"{name}: no landing files in {lake.landing_folder(args.landing, name)}, but the lake holds "
+                f"{held:,} of its records from earlier runs; nothing was published (to publish it empty, "
+                f"pass --allow-empty {name})"
+            )
+    return found
+
+
+def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: list[str], bronze: lake.Zone,
+                  quarantine: lake.Zone) -> dict[str, Any]:
     folder = lake.landing_folder(args.landing, source.name)
-    files = lake.list_files(spark, folder)
     parsed = lake.read_landing(spark, files).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
     parsed = parsed.cache()
     try:
@@ -86,11 +108,13 @@ def extra_field_counts(records: DataFrame) -> dict[str, int]:
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
+    files = landing_files(spark, args)
     bronze, quarantine = lake.Zone(args.lake, "bronze", args.run_id), lake.Zone(args.lake, "quarantine", args.run_id)
     # The sources are independent; ingesting them side by side keeps both cores busy where one source
     # has too few files to use them (the customer landing is a single file).
     with ThreadPoolExecutor(max_workers=len(SOURCES), thread_name_prefix="bronze") as pool:
-        ingested = pool.map(lambda source: ingest_source(spark, args, source, bronze, quarantine), SOURCES.values())
+        ingested = pool.map(lambda source: ingest_source(spark, args, source, files[source.name], bronze, quarantine),
+                            SOURCES.values())
         sources = dict(zip(SOURCES, ingested, strict=True))
     bronze.publish()
     quarantine.publish()

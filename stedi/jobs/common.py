@@ -25,9 +25,15 @@ class JobArgs:
     run_id: str
     ingested_at: str  # ISO-8601 UTC instant, one per run so that reruns stamp every row alike
     consent_policy: str = "ever"
+    # Sources whose landing may be empty although earlier runs ingested some: comma-separated names. Without
+    # it, such a run fails before it publishes anything (stedi/jobs/bronze.py).
+    allow_empty: str = ""
 
     def to_argv(self) -> list[str]:
-        return [part for f in fields(self) for part in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))]
+        """The arguments as a job run receives them; an empty value is left out (Glue refuses empty ones), and
+        `parse` gives it its default again."""
+        return [part for f in fields(self) if str(getattr(self, f.name)) != ""
+                for part in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))]
 
     @classmethod
     def parse(cls, argv: Sequence[str]) -> JobArgs:
@@ -39,6 +45,10 @@ class JobArgs:
             )
         known, _ = parser.parse_known_args(argv)  # Glue adds arguments of its own (--JOB_NAME, ...)
         return cls(**vars(known))
+
+    @property
+    def allowed_empty(self) -> set[str]:
+        return {name for name in self.allow_empty.split(",") if name}
 
     @property
     def ingested_at_dt(self) -> datetime:

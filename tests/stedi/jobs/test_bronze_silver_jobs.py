@@ -206,3 +206,24 @@ def test_implausible_birthdays_are_counted_not_dropped(spark, tmp_path):
     summary = run_jobs(spark, tmp_path / "landing", tmp_path / "lake")
     assert summary["sources"]["customer"]["flagged"] == {"birth_date_implausible": 1}
     assert summary["sources"]["customer"]["accepted"] == 1
+
+
+def test_a_source_gone_from_the_landing_never_empties_what_earlier_runs_published(spark, landing, tmp_path):
+    write_lines(landing / "accelerometer" / "landing", "acc-1.json", [json.dumps(READING)])
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [json.dumps(STEP)])
+    run_jobs(spark, landing, tmp_path / "lake", run_id="run-1")
+    before = silver_rows(spark, tmp_path / "lake", "step_trainer_trusted")
+
+    for export in (landing / "step_trainer" / "landing").iterdir():  # the folder is there, its files are not
+        export.unlink()
+    with pytest.raises(bronze.EmptySourceError, match=r"^step_trainer: no landing files in .*step_trainer/landing, "
+                       r"but the lake holds 1 of its records from earlier runs; nothing was published "
+                       r"\(to publish it empty, pass --allow-empty step_trainer\)$"):
+        run_jobs(spark, landing, tmp_path / "lake", run_id="run-2")
+    assert lake.zone_run_id(str(tmp_path / "lake"), "bronze") == "run-1"
+    assert silver_rows(spark, tmp_path / "lake", "step_trainer_trusted") == before
+
+    args = JobArgs(landing=str(landing), lake=str(tmp_path / "lake"), run_id="run-3",
+                   ingested_at="2026-11-22T00:00:00+00:00", allow_empty="step_trainer")
+    assert bronze.run(spark, args)["sources"]["step_trainer"]["landing"] == 0  # meant: published empty
+    assert JobArgs.parse(args.to_argv()) == args
