@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -121,7 +122,10 @@ def start_session_in_background(master: str = "local[*]") -> Future[SparkSession
 def _cancel_jobs() -> None:
     """An interrupted run does not wait for the Spark jobs its job's threads are waiting for."""
     if _session is not None and _session.done() and _session.exception() is None:
-        _session.result().sparkContext.cancelAllJobs()
+        # Best effort: the JVM may be ending already (its gateway closes as the run unwinds), and then
+        # there is nothing left to cancel.
+        with contextlib.suppress(Exception):
+            _session.result().sparkContext.cancelAllJobs()
 
 
 def _build_into(session: Future[SparkSession], master: str) -> None:
