@@ -35,14 +35,16 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, list[str]]:
     runs, fails the run before anything is published: a missing folder or an empty export would otherwise
     empty its tables, the training set and the warehouse, in a run that reports success. A user who
     means it names the source in `allow_empty`."""
-    found = {name: lake.list_files(spark, lake.landing_folder(args.landing, name)) for name in SOURCES}
-    for name, files in found.items():
-        if files or name in args.allowed_empty or lake.current_version(args.lake, "bronze") is None:
-            continue
+    folders = {name: lake.landing_folder(args.landing, name) for name in SOURCES}
+    found = {name: lake.list_files(spark, folder) for name, folder in folders.items()}
+    empty = [name for name, files in found.items() if not files and name not in args.allowed_empty]
+    if not empty or lake.current_version(args.lake, "bronze") is None:  # a first run may find a source empty
+        return found
+    for name in empty:
         held = lake.count_rows(spark, lake.current_table_path(args.lake, "bronze", name))
         if held:
             raise EmptySourceError(
-                f"{name}: no landing files in {lake.landing_folder(args.landing, name)}, but the lake holds "
+                f"{name}: no landing files in {folders[name]}, but the lake holds "
                 f"{held:,} of its records from earlier runs; nothing was published (to publish it empty, "
                 f"pass --allow-empty {name})"
             )
@@ -66,8 +68,7 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: lis
         try:
             measured = _measure(records, source)
             drift = extra_field_counts(records) if measured["drifted"] else {}
-            bronze_path = bronze.path(source.name)
-            lake.write_table(records.transform(bronze_records(source)), bronze_path)
+            lake.write_table(records.transform(bronze_records(source)), bronze.path(source.name))
             broken = parsed.transform(quarantine_records(source)).unionByName(
                 records.transform(quarantine_records(source)))
             lake.write_table(broken, quarantine.path(source.name), fmt="json")
@@ -80,7 +81,7 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: lis
     return {
         "files": len(files),
         "landing": landing,
-        "bronze": lake.count_rows(spark, bronze_path),
+        "bronze": measured["distinct"] - measured["conflicting"],
         "quarantined": quarantined,
         "filtered": {DUPLICATE_RECORD: duplicates} if duplicates else {},
         "flagged": {name: measured[name] for name in flags(source) if measured[name]},
