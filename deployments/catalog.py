@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from deployments.changes import Change
+from stedi.pii import personal_columns
 
 Format = Literal["json", "parquet"]
 
@@ -42,14 +43,26 @@ class CatalogTable:
     format: Format
     columns: tuple[tuple[str, str], ...]  # (name, Hive type)
 
+    @property
+    def personal_columns(self) -> list[str]:
+        return personal_columns(name for name, _ in self.columns)
+
     def table_input(self) -> dict[str, Any]:
+        """The table as Glue takes it. Tables with personal data (stedi/pii.py) say so, and which columns, in
+        their parameters (`stedi.pii`, `stedi.pii_columns`) and on each such column (`stedi.pii`), for Lake
+        Formation tags, IAM conditions or a reviewer to act on."""
+        personal = self.personal_columns
+        pii = {"stedi.pii": "true", "stedi.pii_columns": ",".join(personal)} if personal else {"stedi.pii": "false"}
         return {
             "Name": self.name,
-            "Description": f"STEDI lakehouse, {self.zone} zone",
+            "Description": f"STEDI lakehouse, {self.zone} zone" + (
+                f"; personal data in {', '.join(personal)}: restricted (README, who gets what)" if personal else ""),
             "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": self.format, "EXTERNAL": "TRUE", "stedi.zone": self.zone},
+            "Parameters": {"classification": self.format, "EXTERNAL": "TRUE", "stedi.zone": self.zone, **pii},
             "StorageDescriptor": {
-                "Columns": [{"Name": name, "Type": hive_type} for name, hive_type in self.columns],
+                "Columns": [{"Name": name, "Type": hive_type, **({"Parameters": {"stedi.pii": "true"}}
+                                                                 if name in personal else {})}
+                            for name, hive_type in self.columns],
                 "Location": self.location,
                 **_FORMATS[self.format],
             },
@@ -65,7 +78,12 @@ def catalog_tables(landing: str, lake: str, versions: Mapping[str, str] | None =
     from schemas.silver import CONTRACTS
     from stedi import lake as paths
     from stedi.sources import SOURCES
-    from stedi.transforms.bronze import QUARANTINE_COLUMNS, bronze_schema
+    from stedi.transforms.bronze import (
+        QUARANTINE_COLUMNS,
+        QUARANTINED_FILES_TABLE,
+        bronze_schema,
+        quarantined_files_schema,
+    )
     from stedi.warehouse.catalog import load_catalog
 
     def folder(uri: str) -> str:
@@ -89,6 +107,11 @@ def catalog_tables(landing: str, lake: str, versions: Mapping[str, str] | None =
                          in_zone("quarantine", source.name), "json",
                          tuple((name, "string") for name in QUARANTINE_COLUMNS)),
         ]
+    # Files quarantined whole (stedi/landing.py), one row each
+    tables.append(CatalogTable(f"quarantine_{QUARANTINED_FILES_TABLE}", "quarantine",
+                               in_zone("quarantine", QUARANTINED_FILES_TABLE), "json",
+                               tuple((f.name, "bigint" if f.name == "size_bytes" else "string")
+                                     for f in quarantined_files_schema().fields)))
     tables += [
         CatalogTable(name, "silver", in_zone("silver", name), "parquet",
                      _spark_columns(model.to_structtype()))
@@ -124,14 +147,16 @@ def hive_type(redshift_type: str) -> str:
     raise ValueError(f"no Glue catalog type for the gold column type {redshift_type!r}")
 
 
-def register_catalog(glue: Any, database: str, landing: str, lake: str) -> list[Change]:
+def register_catalog(glue: Any, database: str, landing: str, lake: str, dry_run: bool = False) -> list[Change]:
     """Create or update the database and its tables; unchanged definitions are left alone. Each zone's
-    tables point at its current version, so a deploy never moves them away from what runs published."""
+    tables point at its current version, so a deploy never moves them away from what runs published.
+    With `dry_run`, compare only."""
     from stedi import lake as paths
 
     versions = {zone: v for zone in paths.ZONES if (v := paths.current_version(lake, zone)) is not None}
-    changes = [_put_database(glue, database)]
-    changes += [_put_table(glue, database, table.table_input()) for table in catalog_tables(landing, lake, versions)]
+    changes = [_put_database(glue, database, dry_run)]
+    changes += [_put_table(glue, database, table.table_input(), dry_run)
+                for table in catalog_tables(landing, lake, versions)]
     return changes
 
 
@@ -170,26 +195,29 @@ def follow_zones(glue: Any, database: str, landing: str, lake: str, zones: Seque
     return changes
 
 
-def _put_database(glue: Any, database: str) -> Change:
+def _put_database(glue: Any, database: str, dry_run: bool = False) -> Change:
     try:
         glue.get_database(Name=database)
     except glue.exceptions.EntityNotFoundException:
-        glue.create_database(DatabaseInput={"Name": database, "Description": "STEDI lakehouse: every zone"})
-        return Change("created", "database", database)
+        if not dry_run:
+            glue.create_database(DatabaseInput={"Name": database, "Description": "STEDI lakehouse: every zone"})
+        return Change("created", "database", database, dry_run)
     return Change("unchanged", "database", database)
 
 
-def _put_table(glue: Any, database: str, table_input: dict[str, Any]) -> Change:
+def _put_table(glue: Any, database: str, table_input: dict[str, Any], dry_run: bool = False) -> Change:
     name = f"{database}.{table_input['Name']}"
     try:
         current = glue.get_table(DatabaseName=database, Name=table_input["Name"])["Table"]
     except glue.exceptions.EntityNotFoundException:
-        glue.create_table(DatabaseName=database, TableInput=table_input)
-        return Change("created", "table", name)
+        if not dry_run:
+            glue.create_table(DatabaseName=database, TableInput=table_input)
+        return Change("created", "table", name, dry_run)
     if _same_table(current, table_input):
         return Change("unchanged", "table", name)
-    glue.update_table(DatabaseName=database, TableInput=table_input)
-    return Change("updated", "table", name)
+    if not dry_run:
+        glue.update_table(DatabaseName=database, TableInput=table_input)
+    return Change("updated", "table", name, dry_run)
 
 
 def _same_table(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -39,8 +39,10 @@ from stedi.rules import (
     CONFLICTING_READING,
     DUPLICATE_RECORD,
     MALFORMED_JSON,
+    NOT_GZIP,
     PLAUSIBLE_BIRTH_DATES_FROM,
     PLAUSIBLE_READINGS_FROM,
+    TRUNCATED_GZIP,
 )
 from stedi.transforms.silver import (
     BEFORE_RESEARCH_CONSENT,
@@ -75,6 +77,12 @@ DISTANCE_CM = (201, 300)  # the sample's range
 MIN_DRIFTED = 30  # drifted records per source at least: enough for every kind of drift at any scale
 MAX_LINES_PER_FILE = 20_000  # the sample's files hold 10,000
 CUSTOMER_EXPORT_LINES = 5_000  # the first export of all customers, in files of this size
+# The readings' landings are partitioned by month (<source>/landing/2023/03/...), as export jobs write
+# them, each partition with the empty _SUCCESS marker such jobs leave (a hidden file: skipped).
+PARTITIONED = ("accelerometer", "step_trainer")
+MARKER = "_SUCCESS"
+# Broken files only where a source has this many: one in 40 is 2.5%, under the 5% quarantine threshold.
+MIN_FILES_FOR_BROKEN = 40
 
 # Shares of customers (roles) and of landing records (defects); each case exists at least `minimum` times.
 SHARES = {
@@ -100,6 +108,7 @@ SHARES = {
     "broken": 0.004,
     "conflicts": 0.001,
     "duplicate_files": 0.02,
+    "broken_files": 0.01,  # uploads cut short, or plain text named .gz: quarantined whole
     "gzipped": 0.10,
     "blank_lines": 0.02,
 }
@@ -310,6 +319,7 @@ class SourceLanding:
         self.source, self.ledger, self.r = source, ledger, r
         self.files: list[LandingFile] = []
         self.duplicate_files = self.drifted = 0
+        self.broken_files: list[str] = []  # paths under the folder
 
     def add_file(self, day: date, records: int, lines: Callable[[], list[str]]) -> int:
         self.files.append(LandingFile(day, records, lines))
@@ -326,8 +336,9 @@ class SourceLanding:
             return file
         return (file + self.r.randint(1, len(self.files) - 1)) % len(self.files)
 
-    def write(self) -> int:
-        """Writes every file, then the files delivered twice; returns the number of files."""
+    def write(self) -> dict[str, Any]:
+        """Writes every file, then the files delivered twice, then the broken ones; returns the files'
+        figures as a run reports them: delivered, read, quarantined whole by rule, and entries skipped."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for position in self.r.sample(range(len(self.files)), at_least(1, SHARES["gzipped"], len(self.files))):
             self.files[position].gzipped = True
@@ -341,12 +352,51 @@ class SourceLanding:
         twice = self.r.sample(smaller, min(len(smaller), at_least(1, SHARES["duplicate_files"], len(self.files))))
         for position in sorted(twice):
             self._deliver_again(self.files[position], per_day)
-        return len(self.files) + len(twice)
+        broken = self._deliver_broken(per_day) if len(self.files) >= MIN_FILES_FOR_BROKEN else Counter()
+        markers = 0
+        if self.source in PARTITIONED:
+            for partition in sorted({self._partition(f.day) for f in self.files}):
+                (self.folder / partition / MARKER).write_bytes(b"")
+                markers += 1
+        read = len(self.files) + len(twice)
+        return {"landing": read + sum(broken.values()), "read": read, "quarantined": dict(sorted(broken.items())),
+                "skipped": markers}
+
+    def _deliver_broken(self, per_day: Counter) -> Counter:
+        """Files that cannot be read: a gzip upload cut short, and plain text named .gz. They hold copies of
+        real files' lines, which are never landing records: a quarantined file is not read."""
+        broken: Counter = Counter()
+        for k in range(at_least(1, SHARES["broken_files"], len(self.files))):
+            original = self.files[self.r.randrange(len(self.files))]
+            data = self.path(original.name).read_bytes()
+            text = gzip.decompress(data) if original.gzipped else data
+            name = self._name(original.day, per_day, gzipped=True)
+            if k % 2 == 0:
+                compressed = gzip.compress(text, compresslevel=6, mtime=0)
+                self._put(name, original.day, compressed[: len(compressed) // 2])
+                broken[TRUNCATED_GZIP] += 1
+            else:
+                self._put(name, original.day, text)
+                broken[NOT_GZIP] += 1
+            self.broken_files.append(str(self.path(name).relative_to(self.folder)))
+        return broken
 
     def _name(self, day: date, per_day: Counter, gzipped: bool) -> str:
         number = per_day[day]
         per_day[day] += 1
         return f"{self.source}-{day.isoformat()}-{number}.json" + (".gz" if gzipped else "")
+
+    def _partition(self, day: date) -> str:
+        return f"{day:%Y}/{day:%m}" if self.source in PARTITIONED else ""
+
+    def path(self, name: str) -> Path:
+        """Where the file `name` (`<source>-<day>-<n>.json[.gz]`) lies: in its month's partition."""
+        return self.folder / self._partition(date.fromisoformat(name.split("-", 1)[1][:10])) / name
+
+    def _put(self, name: str, day: date, data: bytes) -> None:
+        path = self.folder / self._partition(day) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
     def _text(self, landing_file: LandingFile) -> bytes:
         lines = landing_file.lines()
@@ -362,12 +412,12 @@ class SourceLanding:
 
     def _write(self, name: str, text: bytes, gzipped: bool) -> None:
         # mtime=0: the same input gives the same bytes
-        (self.folder / name).write_bytes(gzip.compress(text, compresslevel=6, mtime=0) if gzipped else text)
+        self._put(name, date.fromisoformat(name.split("-", 1)[1][:10]),
+                  gzip.compress(text, compresslevel=6, mtime=0) if gzipped else text)
 
     def _deliver_again(self, landing_file: LandingFile, per_day: Counter) -> None:
         """The same lines under another name (and the other compression): every record in it is a copy."""
-        original = self.folder / landing_file.name
-        text = original.read_bytes()
+        text = self.path(landing_file.name).read_bytes()
         text = gzip.decompress(text) if landing_file.gzipped else text
         name = self._name(landing_file.day, per_day, not landing_file.gzipped)
         self._write(name, text, not landing_file.gzipped)
@@ -913,6 +963,7 @@ def _cases(people: People, records: list, s: Sessions, inst: Instants, conflicte
         "conflicting_readings": int(conflicted.sum()),
         "duplicate_records": {src: ever[src][filtered(DUPLICATE_RECORD)] for src in SOURCE_NAMES},
         "duplicate_files": {src: landing.duplicate_files for src, landing in landings.items()},
+        "broken_files": {src: landing.broken_files for src, landing in landings.items()},
         "drifted_lines": {src: landing.drifted for src, landing in landings.items()},
         "broken_lines": {src: sum(n for fate, n in ever[src].items() if fate.startswith("quarantined:")
                                   and fate != quarantined(CONFLICTING_READING)) for src in SOURCE_NAMES},
@@ -1004,7 +1055,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"stedi generate: error: {error}", file=sys.stderr)
         return 2
     records = ", ".join(f"{s['landing']:,} {name}" for name, s in expected["policies"]["ever"]["sources"].items())
-    files = sum(expected["files"].values())
+    files = sum(f["landing"] for f in expected["files"].values())
     print(f"stedi generate: {records} records in {files} files under {args.root}; expected counts in "
           f"{Path(args.root) / 'expected.json'}")
     return 0

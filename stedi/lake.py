@@ -13,6 +13,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -20,6 +21,9 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+
+REPORTS_DIR = "_reports"  # <lake>/_reports/<run_id>/: each job's run report and the run summary
 
 
 def is_local(path: str) -> bool:
@@ -43,23 +47,12 @@ def landing_folder(landing: str, source: str) -> str:
 
 
 def report_path(lake: str, run_id: str, job: str) -> str:
-    return join(lake, "_reports", run_id, f"{job}.json")
-
-
-def list_files(spark: SparkSession, folder: str) -> list[str]:
-    """Data files directly in `folder` (hidden and `_`-prefixed files skipped); [] if it does not exist."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(folder)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):
-        return []
-    statuses = fs.listStatus(path)
-    files = [s.getPath() for s in statuses if s.isFile() and not s.getPath().getName().startswith((".", "_"))]
-    return sorted(p.toString() for p in files)
+    return join(lake, REPORTS_DIR, run_id, f"{job}.json")
 
 
 def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Landing lines of `files` (see list_files) with the file each came from; empty when there are none."""
+    """Landing lines of `files` (stedi/landing.py: reader paths of the files it found readable) with the file
+    each came from; empty when there are none."""
     if not files:
         return spark.createDataFrame([], "value string, _source_file string")
     return spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
@@ -88,6 +81,24 @@ def write_table(df: DataFrame, path: str, fmt: str = "parquet", check: Callable[
     df.write.mode("overwrite").format(fmt).save(path)
     if check is not None:
         check(df.sparkSession.read.schema(df.schema).format(fmt).load(path))
+
+
+def write_json_lines(folder: str, rows: list[dict[str, Any]]) -> None:
+    """A small table written without an engine: one file of JSON lines, `part-00000.json`, in `folder` (a
+    table folder of a zone version, see Zone), read as Spark's JSON tables are; empty when there are no rows."""
+    text = "".join(json.dumps(row, default=_json_value) + "\n" for row in rows)
+    path = join(folder, "part-00000.json")
+    if is_local(path):
+        _local(folder).mkdir(parents=True, exist_ok=True)
+        _local(path).write_text(text)
+        return
+    _s3_client().put_object(**_bucket_key(path), Body=text.encode(), ContentType="application/json")
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):  # as Spark's JSON writer writes instants
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return str(value)
 
 
 # A zone (bronze, quarantine, silver, gold) is published whole: a job writes every table of the zone
@@ -212,6 +223,32 @@ def _remove_tree(path: str) -> None:
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=bucket_key["Bucket"], Delete={"Objects": keys, "Quiet": True})
+
+
+def prune_runs(lake_root: str, keep: int, current: str) -> list[str]:
+    """Remove the run reports of all runs but the `keep` newest (`current`, this run's, always stays),
+    so that a lake's reports never grow without bound; returns the run ids removed."""
+    runs = _run_report_times(lake_root)  # run id -> when its reports were last written
+    newest = sorted(runs, key=lambda run: (runs[run], run), reverse=True)
+    kept = set(newest[:max(keep, 1)]) | {current}
+    removed = [run for run in newest if run not in kept]
+    for run in removed:
+        _remove_tree(join(lake_root, REPORTS_DIR, run))
+    return removed
+
+
+def _run_report_times(lake_root: str) -> dict[str, float]:
+    folder = join(lake_root, REPORTS_DIR)
+    if is_local(lake_root):
+        path = _local(folder)
+        return {p.name: p.stat().st_mtime for p in path.iterdir() if p.is_dir()} if path.is_dir() else {}
+    bucket_key = _bucket_key(folder + "/")
+    times: dict[str, float] = {}
+    for page in _s3_client().get_paginator("list_objects_v2").paginate(**_prefix(bucket_key)):
+        for item in page.get("Contents", []):
+            run = item["Key"][len(bucket_key["Key"]):].split("/", 1)[0]
+            times[run] = max(times.get(run, 0.0), item["LastModified"].timestamp())
+    return times
 
 
 def _prefix(bucket_key: dict[str, str]) -> dict[str, str]:

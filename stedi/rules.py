@@ -1,4 +1,4 @@
-"""Every row-level rule of the pipeline, declared once with its action.
+"""Every file- and row-level rule of the pipeline, declared once with its action.
 
 quarantine: the record goes to <lake>/quarantine/<source>/ with its raw line and the rule's name, and
             is counted as quarantined; the rest of the landing flows on.
@@ -7,7 +7,8 @@ warn:       the record stays; it is counted under the rule's name in the run rep
 
 Structural rules (the line is a JSON object, key fields are present, values have their declared type)
 follow from stedi/sources.py and come first; the value rules below run on the typed values. A record
-is quarantined for the first rule it breaks.
+is quarantined for the first rule it breaks. A whole file that cannot be read as JSON lines is
+quarantined as a file (FILE_RULES below), before any of its records is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Literal
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from stedi.sources import Source
+from stedi.sources import CUSTOMER, Source
 
 Action = Literal["quarantine", "warn"]
 
@@ -43,6 +44,19 @@ DUPLICATE_RECORD = "duplicate_record"
 # two distances): no rule can tell which one the device meant, so every version is quarantined with
 # this rule (extra exact copies of a version are still duplicate_record).
 CONFLICTING_READING = "conflicting_reading"
+# Files that cannot be read as JSON lines are quarantined whole (stedi/landing.py checks each before Spark
+# opens it), recorded in <lake>/quarantine/files/ with the path and this rule, and counted per source;
+# the rest of the landing flows on. The quarantine threshold applies to a source's files as to its records.
+UNREADABLE_FILE = "unreadable_file"  # the operating system or S3 refuses to read it (permissions, I/O error)
+UNREADABLE_FOLDER = "unreadable_folder"  # a folder of the landing whose files cannot even be listed
+CORRUPT_GZIP = "corrupt_gzip"  # gzip data that fails to decompress, or whose checksum or length is wrong
+TRUNCATED_GZIP = "truncated_gzip"  # gzip data that ends before its last member does
+NOT_GZIP = "not_gzip"  # named .gz, holding something else
+GZIP_WITHOUT_SUFFIX = "gzip_without_gz_suffix"  # gzip data not named .gz: Spark would read its bytes as text
+UNSUPPORTED_COMPRESSION = "unsupported_compression"  # .bz2, .zip, .zst, ...: deliver plain or gzip JSON lines
+UNSUPPORTED_FILE_NAME = "unsupported_file_name"  # a path holding ':', which Hadoop's readers cannot open
+FILE_RULES = (UNREADABLE_FILE, UNREADABLE_FOLDER, CORRUPT_GZIP, TRUNCATED_GZIP, NOT_GZIP, GZIP_WITHOUT_SUFFIX,
+              UNSUPPORTED_COMPRESSION, UNSUPPORTED_FILE_NAME)
 # STEDI's devices and app did not exist before 2015; a reading dated before is a clock or export fault.
 PLAUSIBLE_READINGS_FROM = date(2015, 1, 1)
 PLAUSIBLE_BIRTH_DATES_FROM = date(1900, 1, 1)
@@ -82,6 +96,11 @@ VALUE_RULES: tuple[Rule, ...] = (
          f"reading time before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion"),
     Rule("step_trainer", "negative_distance", "quarantine", "distanceFromObject",
          lambda value, _: value < 0, "a distance cannot be negative"),
+    # A customer's dates follow the same bounds: a registration or consent in 1970 is an epoch in seconds
+    # (or a default), and would make every reading "after consent" under the as-of policy.
+    *(Rule("customer", f"{field.name}_out_of_range", "quarantine", field.name, _epoch_ms_outside_plausible_range,
+           f"a date before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion (seconds, not milliseconds?)")
+      for field in CUSTOMER.fields if field.kind == "epoch_ms"),
     # 906 of the 956 sample customers have a birthday before 1900 (some in the year 967): a data-entry
     # default, not a reason to lose the customer or their readings.
     Rule("customer", "birth_date_implausible", "warn", "birthDay", _birth_date_implausible,

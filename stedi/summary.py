@@ -17,18 +17,21 @@ class QuarantineThresholdError(RuntimeError):
     """A source's landing is broken beyond what a run may absorb: a bad export, not stray records."""
 
 
-def check_quarantine_share(bronze: dict[str, Any], threshold: float) -> None:
-    """Fail when any source quarantined more than `threshold` (a fraction) of its landing records."""
+def check_quarantine_share(bronze: dict[str, Any], threshold: float, quarantine: str = "<lake>/quarantine") -> None:
+    """Fail when any source quarantined more than `threshold` (a fraction) of its landing files or records."""
     over = []
     for name, source in bronze["sources"].items():
-        quarantined = sum(source["quarantined"].values())
-        if source["landing"] and quarantined / source["landing"] > threshold:
-            reasons = format_counts(dict(sorted(source["quarantined"].items())))
-            over.append(f"{name}: {quarantined:,} of {source['landing']:,} records ({quarantined / source['landing']:.1%}: "
-                        f"{reasons})")
+        files = source.get("files", {})
+        measures = [("records", source["landing"], source["quarantined"]),
+                    ("files", files.get("landing", 0), files.get("quarantined", {}))]
+        for what, landing, by_rule in measures:
+            quarantined = sum(by_rule.values())
+            if landing and quarantined / landing > threshold:
+                reasons = format_counts(dict(sorted(by_rule.items())))
+                over.append(f"{name}: {quarantined:,} of {landing:,} {what} ({quarantined / landing:.1%}: {reasons})")
     if over:
         raise QuarantineThresholdError(
-            f"quarantine share above {threshold:.0%}: " + "; ".join(over) + " (see <lake>/quarantine/<source>/)"
+            f"quarantine share above {threshold:.0%}: " + "; ".join(over) + f" (see {quarantine}/)"
         )
 
 
@@ -84,7 +87,11 @@ def _source(name: str, bronze: dict[str, Any], silver: dict[str, Any] | None) ->
     """One source's figures: bronze counts landing, quarantined and duplicate records; silver the rest."""
     ingested = bronze["sources"][name]
     curated = silver["sources"][name] if silver is not None else {"accepted": None, "filtered": {}}
+    files = ingested.get("files", {})
     return {
+        "files": {key: files[key] for key in ("landing", "read", "quarantined") if key in files},
+        "quarantined_files": files.get("quarantined_files", []),
+        "skipped": files.get("skipped", []),
         "landing": ingested["landing"],
         "accepted": curated["accepted"],
         "filtered": dict(sorted((ingested.get("filtered", {}) | curated["filtered"]).items())),
@@ -106,11 +113,18 @@ def unaccounted(source: dict[str, Any]) -> int:
     )
 
 
+def unaccounted_files(source: dict[str, Any]) -> int:
+    """Landing files minus those read and those quarantined whole: 0 when every file is accounted for."""
+    files = source.get("files") or {"landing": 0, "read": 0, "quarantined": {}}
+    return files["landing"] - files["read"] - sum(files["quarantined"].values())
+
+
 def check_accounting(summary: dict[str, Any]) -> None:
-    gaps = {name: unaccounted(source) for name, source in summary["sources"].items()}
-    broken = {name: gap for name, gap in gaps.items() if gap != 0}
+    gaps = {name: (unaccounted(source), unaccounted_files(source)) for name, source in summary["sources"].items()}
+    broken = {name: gap for name, gap in gaps.items() if gap != (0, 0)}
     if broken:
-        detail = ", ".join(f"{name}: {gap:+d} records unaccounted" for name, gap in broken.items())
+        detail = ", ".join(f"{name}: {gap:+d} {what} unaccounted" for name, gaps_of_source in broken.items()
+                           for what, gap in zip(("records", "files"), gaps_of_source, strict=True) if gap)
         raise AccountingError(f"landing != accepted + filtered + quarantined ({detail})")
 
 
@@ -120,13 +134,18 @@ def render(summary: dict[str, Any]) -> str:
     lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
-        [name, f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]), format_counts(s["quarantined"])]
+        [name, _files(s.get("files")), f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]),
+         format_counts(s["quarantined"])]
         for name, s in summary["sources"].items()
     ]
-    lines += format_table(["source", "landing", "accepted", "filtered", "quarantined"], rows)
+    lines += format_table(["source", "files", "landing", "accepted", "filtered", "quarantined"], rows)
     notes = [(name, "flagged (kept)", s.get("flagged", {})) for name, s in summary["sources"].items()]
     notes += [(name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()]
     lines += [f"{name}: {what}: {format_counts(counts)}" for name, what, counts in notes if counts]
+    for name, s in summary["sources"].items():
+        lines += _listed(name, "file quarantined", [f"{q['path']}: {q['rule']} ({q['detail']})"
+                                                    for q in s.get("quarantined_files", [])])
+        lines += _listed(name, "skipped", [f"{e['path']}: {e['reason']}" for e in s.get("skipped", [])])
     if "warehouse" in summary:
         lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
         lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])
@@ -134,6 +153,24 @@ def render(summary: dict[str, Any]) -> str:
         lines += ["", *_zone_lines(summary.get("zones", {})), f"error: {summary.get('error')}"]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
+
+
+_LISTED = 10  # entries per source and kind on the terminal; the JSON summary holds them all
+
+
+def _listed(source: str, what: str, entries: list[str]) -> list[str]:
+    lines = [f"{source}: {what}: {entry}" for entry in entries[:_LISTED]]
+    if len(entries) > _LISTED:
+        lines.append(f"{source}: {what}: ... and {len(entries) - _LISTED:,} more (see the summary's JSON)")
+    return lines
+
+
+def _files(files: dict[str, Any] | None) -> str:
+    """`9`, or `9 (1 quarantined)` when files were quarantined whole."""
+    if not files:
+        return "-"
+    quarantined = sum(files["quarantined"].values())
+    return f"{files['landing']:,}" + (f" ({quarantined:,} quarantined)" if quarantined else "")
 
 
 def _count(value: int | None) -> str:

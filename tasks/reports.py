@@ -29,19 +29,25 @@ def publish_run_report(summary: dict[str, Any]) -> None:
     rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
-        {"source": name, "landing": s["landing"], "accepted": "-" if s["accepted"] is None else s["accepted"],
+        {"source": name, "files": _files(s.get("files")), "landing": s["landing"],
+         "accepted": "-" if s["accepted"] is None else s["accepted"],
          "filtered": format_counts(s["filtered"], ": "),
          "quarantined": format_counts(s["quarantined"], ": "), "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
          "unknown fields": format_counts(s.get("extra_fields", {}), ": ")}
         for name, s in summary["sources"].items()
     ]
-    create_table_artifact(accounting, key=ACCOUNTING_KEY, description="Every landing record: accepted, filtered or quarantined")
+    create_table_artifact(accounting, key=ACCOUNTING_KEY,
+                          description="Every landing file read or quarantined, every record accepted, filtered or quarantined")
     contracts = [{"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()]
     create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
     warnings = "".join(f"\n- {w}" for w in summary.get("warnings", [])) or "\nnone"
     sources = summary["sources"].values()
     accepted = [s["accepted"] for s in sources if s["accepted"] is not None]
     error = f"\n**Error:** `{summary['error']}`\n" if summary.get("error") else ""
+    files = "".join(f"\n- {name}: `{q['path']}`: {q['rule']} ({q['detail']})"
+                    for name, s in summary["sources"].items() for q in s.get("quarantined_files", []))
+    skipped = "".join(f"\n- {name}: `{e['path']}`: {e['reason']}"
+                      for name, s in summary["sources"].items() for e in s.get("skipped", []))
     zones = "".join(f"\n- {zone}: {'this run' if z['this_run'] else z['run_id'] or 'not published yet'}"
                     for zone, z in summary.get("zones", {}).items())
     create_markdown_artifact(
@@ -64,6 +70,16 @@ Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/a
 
 Which run each zone of the lake holds:{zones or chr(10) + "-"}
 
+Files quarantined whole:{files or chr(10) + "none"}
+
+Entries skipped in the landing:{skipped or chr(10) + "none"}
+
 Warnings:{warnings}
 """,
     )
+
+
+def _files(files: dict[str, Any] | None) -> str:
+    if not files:
+        return "-"
+    return f"{files['read']} read" + (f", {format_counts(files['quarantined'], ': ')}" if files["quarantined"] else "")

@@ -10,10 +10,11 @@ from prefect.cache_policies import NO_CACHE
 from stedi import lake
 from stedi.summary import build_summary, check_accounting, check_quarantine_share
 
+
 @task(name="check_quarantine", cache_policy=NO_CACHE)
-def check_quarantine(bronze: dict[str, Any], threshold: float) -> None:
-    """Fail the run when a source quarantined more than `threshold` of its landing records."""
-    check_quarantine_share(bronze, threshold)
+def check_quarantine(bronze: dict[str, Any], threshold: float, lake_root: str) -> None:
+    """Fail the run when a source quarantined more than `threshold` of its landing files or records."""
+    check_quarantine_share(bronze, threshold, lake.table_path(lake_root, "quarantine", "").rstrip("/"))
 
 
 @task(name="account_records", cache_policy=NO_CACHE)

@@ -12,50 +12,54 @@ from pyspark.sql import functions as F
 
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
+from stedi.landing import SourceFiles, inspect_landing, reader_path
 from stedi.sources import SOURCES, Source
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
+from stedi.text import format_counts
 from stedi.transforms.bronze import (
+    QUARANTINED_FILES_TABLE,
     bronze_records,
     flags,
     one_copy_per_record,
     parse_landing,
     quarantine_conflicts,
     quarantine_records,
+    quarantined_files_schema,
 )
 
 JOB = "bronze"
 
 
 class EmptySourceError(RuntimeError):
-    """A source has no landing files although the lake holds its records from earlier runs."""
+    """A source has no readable landing files although the lake holds its records from earlier runs."""
 
 
-def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, list[str]]:
-    """Each source's landing files. A source without any, whose bronze table holds records from earlier
-    runs, fails the run before anything is published: a missing folder or an empty export would otherwise
-    empty its tables, the training set and the warehouse, in a run that reports success. A user who
-    means it names the source in `allow_empty`."""
-    folders = {name: lake.landing_folder(args.landing, name) for name in SOURCES}
-    found = {name: lake.list_files(spark, folder) for name, folder in folders.items()}
-    empty = [name for name, files in found.items() if not files and name not in args.allowed_empty]
+def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
+    """Each source's landing files (stedi/landing.py). A source without any it can read, whose bronze
+    table holds records from earlier runs, fails the run before anything is published: a missing folder
+    or an empty export would otherwise empty its tables, the training set and the warehouse, in a run
+    that reports success. A user who means it names the source in `allow_empty`."""
+    found = inspect_landing(args.landing, SOURCES)
+    empty = [name for name, files in found.items() if not files.read and name not in args.allowed_empty]
     if not empty or lake.current_version(args.lake, "bronze") is None:  # a first run may find a source empty
         return found
     for name in empty:
         held = lake.count_rows(spark, lake.current_table_path(args.lake, "bronze", name))
         if held:
+            files = found[name]
+            quarantined = format_counts(files.report()["quarantined"])
+            what = f"readable landing files (quarantined: {quarantined})" if files.quarantined else "landing files"
             raise EmptySourceError(
-                f"{name}: no landing files in {folders[name]}, but the lake holds "
-                f"{held:,} of its records from earlier runs; nothing was published (to publish it empty, "
-                f"pass --allow-empty {name})"
+                f"{name}: no {what} in {files.folder}, but the lake holds {held:,} of its records from "
+                f"earlier runs; nothing was published (to publish it empty, pass --allow-empty {name})"
             )
     return found
 
 
-def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: list[str], bronze: lake.Zone,
+def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone,
                   quarantine: lake.Zone) -> dict[str, Any]:
-    folder = lake.landing_folder(args.landing, source.name)
-    parsed = lake.read_landing(spark, files).transform(parse_landing(source, args.run_id, args.ingested_at_dt))
-    parsed = parsed.cache()
+    lines = lake.read_landing(spark, [reader_path(path) for path in files.paths])
+    parsed = lines.transform(parse_landing(source, args.run_id, args.ingested_at_dt)).cache()
     try:
         by_rule = {row["_rule"]: row["count"] for row in parsed.groupBy("_rule").count().collect()}
         landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
@@ -79,14 +83,15 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: lis
     quarantined = by_rule | ({CONFLICTING_READING: measured["conflicting"]} if measured["conflicting"] else {})
     duplicates = valid - measured["distinct"]
     return {
-        "files": len(files),
+        "files": files.report(),
         "landing": landing,
         "bronze": measured["distinct"] - measured["conflicting"],
         "quarantined": quarantined,
         "filtered": {DUPLICATE_RECORD: duplicates} if duplicates else {},
         "flagged": {name: measured[name] for name in flags(source) if measured[name]},
         "extra_fields": drift,
-        "warnings": [] if files else [f"no landing files in {folder}"],
+        "warnings": [] if files.read else [f"no {'readable ' if files.quarantined else ''}landing files in "
+                                           f"{files.folder}"],
     }
 
 
@@ -107,6 +112,15 @@ def extra_field_counts(records: DataFrame) -> dict[str, int]:
     return {row["key"]: row["count"] for row in keys.groupBy("key").count().orderBy("key").collect()}
 
 
+def write_quarantined_files(args: JobArgs, files: dict[str, SourceFiles], path: str) -> None:
+    """One row per file quarantined whole, with its source, path, rule and what the system said: a handful
+    of rows, written as JSON lines without a Spark job (columns: quarantined_files_schema)."""
+    columns = quarantined_files_schema().fieldNames()
+    rows = [dict(zip(columns, (name, q.path, q.rule, q.detail, q.size, args.run_id, args.ingested_at_dt), strict=True))
+            for name, found in files.items() for q in found.quarantined]
+    lake.write_json_lines(path, rows)
+
+
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
     files = landing_files(spark, args)
@@ -117,6 +131,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         ingested = pool.map(lambda source: ingest_source(spark, args, source, files[source.name], bronze, quarantine),
                             SOURCES.values())
         sources = dict(zip(SOURCES, ingested, strict=True))
+    write_quarantined_files(args, files, quarantine.path(QUARANTINED_FILES_TABLE))
     bronze.publish()
     quarantine.publish()
     tables = {f"{name}_landing": {"rows": s["landing"]} for name, s in sources.items()}

@@ -15,6 +15,8 @@ from stedi.sources import Field, Kind, Source
 
 LINEAGE_COLUMNS = ["_source_file", "_ingest_run_id", "_ingested_at"]
 QUARANTINE_COLUMNS = ["source", "rule", "raw_record", *LINEAGE_COLUMNS]
+# Files quarantined whole (stedi/landing.py): one row each in <lake>/quarantine/files/.
+QUARANTINED_FILES_TABLE = "files"
 
 SPARK_TYPES: dict[Kind, T.DataType] = {
     "string": T.StringType(),
@@ -28,7 +30,7 @@ SPARK_TYPES: dict[Kind, T.DataType] = {
 # 1655564376361, 1655564376361.0) cannot fail the parse; coercion below decides what is a number.
 _AS_TEXT = T.MapType(T.StringType(), T.StringType())
 _CORRUPT = "_corrupt_record"
-# What Spark's text reader puts in place of bytes that are not UTF-8.
+# What a decoder puts in place of bytes that are not UTF-8: a line holding it was mangled upstream.
 _REPLACEMENT_CHARACTER = "\ufffd"
 _ISO_DATE = r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})\s*$"
 
@@ -41,6 +43,21 @@ def bronze_schema(source: Source) -> T.StructType:
             *fields,
             T.StructField("_extra_fields", _AS_TEXT),
             T.StructField("_source_file", T.StringType()),
+            T.StructField("_ingest_run_id", T.StringType()),
+            T.StructField("_ingested_at", T.TimestampType()),
+        ]
+    )
+
+
+def quarantined_files_schema() -> T.StructType:
+    """The quarantine zone's `files` table: a file's source, path, rule, what the system said, its size."""
+    return T.StructType(
+        [
+            T.StructField("source", T.StringType()),
+            T.StructField("path", T.StringType()),
+            T.StructField("rule", T.StringType()),
+            T.StructField("detail", T.StringType()),
+            T.StructField("size_bytes", T.LongType()),
             T.StructField("_ingest_run_id", T.StringType()),
             T.StructField("_ingested_at", T.TimestampType()),
         ]
@@ -74,6 +91,16 @@ def coerce(raw: Column, kind: Kind) -> Column:
     raise ValueError(f"unknown field kind {kind!r}")
 
 
+def _not_utf8(line: Column) -> Column:
+    """True for a line whose bytes are not UTF-8 (a Latin-1 `J\\xfcrgen`), or that holds U+FFFD.
+
+    Spark's text reader keeps a line's bytes as they are, valid or not; encoding the line to UTF-8 decodes
+    it first, turning each invalid byte into U+FFFD (three bytes), so the two lengths differ exactly when
+    some byte was not UTF-8. (Spark 4's is_valid_utf8 says the same, but Glue's Spark 3.5 lacks it.)
+    """
+    return (F.octet_length(line) != F.octet_length(F.encode(line, "UTF-8"))) | line.contains(_REPLACEMENT_CHARACTER)
+
+
 def _raw(field: Field) -> Column:
     return F.col("_json")[field.name]
 
@@ -82,7 +109,7 @@ def _broken_rule(source: Source, ingested_at: Column) -> Column:
     """The first quarantine rule a record breaks (see stedi/rules.py), or NULL when it breaks none."""
     typed = {f.name: coerce(_raw(f), f.kind) for f in source.fields}
     checks: list[tuple[Column, str]] = [
-        (F.col("value").contains(_REPLACEMENT_CHARACTER), NOT_UTF8),
+        (_not_utf8(F.col("value")), NOT_UTF8),
         (F.col("_json")[_CORRUPT].isNotNull(), MALFORMED_JSON),
     ]
     checks += [(_raw(f).isNull(), f"missing_{f.name}") for f in source.fields if f.required]

@@ -41,7 +41,8 @@ def run(request, generated, tmp_path_factory) -> types.SimpleNamespace:
     assert result.returncode == 0, result.stderr[-3000:]
     expected = json.loads((generated / "expected.json").read_text())
     return types.SimpleNamespace(policy=policy, summary=json.loads(summary.read_text()), warehouse=warehouse,
-                                 expected=expected["policies"][policy], cases=expected["cases"])
+                                 expected=expected["policies"][policy], cases=expected["cases"],
+                                 files=expected["files"])
 
 
 def test_every_source_is_accounted_for_as_generated(run):
@@ -49,6 +50,16 @@ def test_every_source_is_accounted_for_as_generated(run):
     for name, source in run.summary["sources"].items():
         assert unaccounted(source) == 0, name
         assert accounting(source) == run.expected["sources"][name], name
+
+
+def test_every_file_is_read_or_quarantined_whole_and_every_marker_skipped(run):
+    for name, source in run.summary["sources"].items():
+        files = run.files[name]
+        assert source["files"] == {key: files[key] for key in ("landing", "read", "quarantined")}, name
+        assert sorted(q["path"].split(f"/{name}/landing/", 1)[1] for q in source["quarantined_files"]) == sorted(
+            run.cases["broken_files"][name]), name
+        assert len(source["skipped"]) == files["skipped"], name
+        assert all(s["path"].endswith("/_SUCCESS") for s in source["skipped"]), name
 
 
 def test_landing_and_silver_tables_have_the_generated_rows(run):

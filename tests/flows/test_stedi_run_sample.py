@@ -45,7 +45,7 @@ def test_every_landing_record_is_accounted_for(sample_runs):
 
 def test_summary_is_printed_as_a_table(sample_runs):
     assert re.search(r"^machine_learning_curated\s+40,981$", sample_runs["stdout"], re.MULTILINE)
-    assert re.search(r"^accelerometer\s+81,273\s+40,981\s+customer_not_consenting 40,292", sample_runs["stdout"], re.M)
+    assert re.search(r"^accelerometer\s+9\s+81,273\s+40,981\s+customer_not_consenting 40,292", sample_runs["stdout"], re.M)
 
 
 def comparable(spark, path: Path):
@@ -115,6 +115,28 @@ def test_every_report_runs_on_the_warehouse_and_returns_rows(sample_runs, report
     assert result.returncode == 0, result.stderr
     header, rule, *rows = result.stdout.splitlines()
     assert set(rule) <= {"-", " "} and rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_report_is_printed_as_csv_or_json_for_other_programs(sample_runs, fmt):
+    import csv
+    import io
+    import json
+    import subprocess
+    import sys
+
+    stedi = Path(sys.executable).with_name("stedi")
+    result = subprocess.run([str(stedi), "report", "consent_funnel", "--format", fmt, "--warehouse",
+                             f"duckdb:///{sample_runs['warehouse']}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout))) if fmt == "csv" else json.loads(result.stdout)
+    expected = [{"step": 1, "stage": "customers landed", "customers": 956},
+                {"step": 2, "stage": "gave research consent", "customers": 482},
+                {"step": 3, "stage": "with accelerometer readings", "customers": 482},
+                {"step": 4, "stage": "in the training set", "customers": 482}]
+    if fmt == "csv":  # CSV is text: numbers as written, without thousands separators
+        expected = [{key: str(value) for key, value in row.items()} for row in expected]
+    assert rows == expected
 
 
 def test_consent_funnel_figures(sample_runs):

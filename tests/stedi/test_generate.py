@@ -47,8 +47,17 @@ class Landing:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.expected = json.loads((root / "expected.json").read_text())
-        self.files = {source: {path.name: self._lines(path) for path in sorted((root / source / "landing").iterdir())}
+        broken = self.expected["cases"]["broken_files"]
+        self.files = {source: {path.name: self._lines(path) for path in self._readable(root / source / "landing",
+                                                                                       broken[source])}
                       for source in SOURCE_NAMES}
+
+    @staticmethod
+    def _readable(folder: Path, broken: list[str]) -> list[Path]:
+        """The landing files a run reads: every file in the folder's tree but the hidden ones (the _SUCCESS
+        markers of partitions) and those the generator broke on purpose."""
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
+        return [p for p in files if str(p.relative_to(folder)) not in broken]
 
     @staticmethod
     def _lines(path: Path) -> list[str]:
@@ -108,7 +117,8 @@ def test_every_record_is_accounted_for_under_each_policy(landing):
 def test_landing_counts_are_the_non_blank_lines_written(landing):
     for source in SOURCE_NAMES:
         assert len(landing.lines(source)) == landing.expected["policies"]["ever"]["sources"][source]["landing"], source
-        assert len(landing.files[source]) == landing.expected["files"][source]
+        files = landing.expected["files"][source]
+        assert len(landing.files[source]) == files["read"] == files["landing"] - sum(files["quarantined"].values())
     assert sum(line.strip() == "" for s in SOURCE_NAMES for lines in landing.files[s].values() for line in lines) > 0
 
 
@@ -306,7 +316,7 @@ def test_command_writes_the_landing_and_says_where(tmp_path, capsys):
     expected = json.loads((tmp_path / "landing" / "expected.json").read_text())
     assert expected["seed"] == 3 and out.count("\n") == 1
     assert f"{expected['policies']['ever']['sources']['accelerometer']['landing']:,} accelerometer" in out
-    assert f"{sum(expected['files'].values())} files" in out and str(tmp_path / "landing" / "expected.json") in out
+    assert f"{sum(f['landing'] for f in expected['files'].values())} files" in out and str(tmp_path / "landing" / "expected.json") in out
     assert run_command(args) == 2  # not into a landing that already holds files
     assert "not empty" in capsys.readouterr().err
 
@@ -315,3 +325,18 @@ def test_command_refuses_a_scale_that_is_not_a_positive_number():
     for scale in ("0", "-2", "big"):
         with pytest.raises(SystemExit):
             parser().parse_args(["generate", "somewhere", "--scale", scale])
+
+
+def test_readings_are_partitioned_by_month_with_markers_and_broken_files_where_a_source_has_many(tmp_path):
+    expected = generate(tmp_path / "landing", 10, seed=0)
+    for source in ("accelerometer", "step_trainer"):
+        folder = tmp_path / "landing" / source / "landing"
+        partitions = {p.parent.relative_to(folder) for p in folder.rglob("*.json*")}
+        assert all(re.fullmatch(r"\d{4}/\d\d", str(p)) for p in partitions) and len(partitions) > 1
+        assert all((folder / p / "_SUCCESS").is_file() for p in partitions)
+        files = expected["files"][source]
+        assert files["skipped"] == len(partitions)
+        assert set(files["quarantined"]) <= {"truncated_gzip", "not_gzip"} and sum(files["quarantined"].values()) >= 1
+        assert sum(files["quarantined"].values()) / files["landing"] <= 0.05
+        assert len(expected["cases"]["broken_files"][source]) == sum(files["quarantined"].values())
+    assert expected["files"]["customer"]["quarantined"] == {}  # 27 files: too few to break one

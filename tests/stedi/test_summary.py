@@ -55,3 +55,41 @@ def test_quarantine_share_above_the_threshold_fails_loudly(quarantined, fails):
             check_quarantine_share(bronze_report(100, quarantined), 0.05)
     else:
         check_quarantine_share(bronze_report(100, quarantined), 0.05)
+
+
+@pytest.mark.parametrize(
+    ("files", "fails"),
+    [
+        ({"landing": 20, "read": 19, "quarantined": {"corrupt_gzip": 1}}, False),  # 5%: within the threshold
+        ({"landing": 10, "read": 9, "quarantined": {"corrupt_gzip": 1}}, True),  # 10% of the files are broken
+    ],
+)
+def test_the_quarantine_threshold_applies_to_files_too(files, fails):
+    from stedi.summary import QuarantineThresholdError, check_quarantine_share
+
+    bronze = {"sources": {"accelerometer": {"landing": 1000, "quarantined": {}, "files": files}}}
+    if fails:
+        with pytest.raises(QuarantineThresholdError, match=r"accelerometer: 1 of 10 files \(10.0%: corrupt_gzip 1\)"):
+            check_quarantine_share(bronze, 0.05)
+    else:
+        check_quarantine_share(bronze, 0.05)
+
+
+def test_a_file_neither_read_nor_quarantined_breaks_the_accounting():
+    broken = summary(accepted=6)
+    broken["sources"]["customer"]["files"] = {"landing": 3, "read": 1, "quarantined": {"not_gzip": 1}}
+    with pytest.raises(AccountingError, match=re.escape("customer: +1 files unaccounted")):
+        check_accounting(broken)
+
+
+def test_render_lists_files_quarantined_and_entries_skipped_with_their_reason():
+    shown = summary(accepted=6)
+    shown["sources"]["customer"] |= {
+        "files": {"landing": 2, "read": 1, "quarantined": {"truncated_gzip": 1}},
+        "quarantined_files": [{"path": "/l/c.json.gz", "rule": "truncated_gzip", "detail": "ends early", "size": 9}],
+        "skipped": [{"path": "/l/.DS_Store", "reason": "hidden file"}],
+    }
+    text = render(shown)
+    assert "2 (1 quarantined)" in text
+    assert "customer: file quarantined: /l/c.json.gz: truncated_gzip (ends early)" in text
+    assert "customer: skipped: /l/.DS_Store: hidden file" in text

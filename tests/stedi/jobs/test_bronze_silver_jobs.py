@@ -227,3 +227,41 @@ def test_a_source_gone_from_the_landing_never_empties_what_earlier_runs_publishe
                    ingested_at="2026-11-22T00:00:00+00:00", allow_empty="step_trainer")
     assert bronze.run(spark, args)["sources"]["step_trainer"]["landing"] == 0  # meant: published empty
     assert JobArgs.parse(args.to_argv()) == args
+
+
+def test_a_broken_file_is_quarantined_whole_and_the_rest_of_the_landing_flows_on(spark, landing, tmp_path):
+    import gzip
+
+    readings = [json.dumps(dict(READING, timestamp=READING["timestamp"] + i)) for i in range(3)]
+    write_lines(landing / "accelerometer" / "landing" / "2022" / "06", "acc-1.json", readings[:2])  # nested
+    truncated = gzip.compress(("\n".join(readings[2:]) + "\n").encode())[:-6]
+    (landing / "accelerometer" / "landing" / "acc-2.json.gz").write_bytes(truncated)
+    (landing / "accelerometer" / "landing" / ".acc-3.json.tmp").write_text(readings[2])  # an upload in progress
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [json.dumps(STEP)])
+    summary = run_jobs(spark, landing, tmp_path / "lake")
+
+    check_accounting(summary)
+    accelerometer = summary["sources"]["accelerometer"]
+    assert accelerometer["files"] == {"landing": 2, "read": 1, "quarantined": {"truncated_gzip": 1}}
+    assert accounting(accelerometer) == {"landing": 2, "accepted": 2, "filtered": {}, "quarantined": {}}
+    assert [(Path(q["path"]).name, q["rule"]) for q in accelerometer["quarantined_files"]] == [
+        ("acc-2.json.gz", "truncated_gzip")]
+    assert [(Path(s["path"]).name, s["reason"]) for s in accelerometer["skipped"]] == [
+        (".acc-3.json.tmp", "hidden file (its name starts with '.')")]
+    recorded = spark.read.json(lake.table_path(str(tmp_path / "lake"), "quarantine", "files")).collect()
+    assert [(r.source, Path(r.path).name, r.rule, r.size_bytes, r._ingest_run_id) for r in recorded] == [
+        ("accelerometer", "acc-2.json.gz", "truncated_gzip", len(truncated), "run-1")]
+    assert "ends before its last member" in recorded[0].detail
+
+
+def test_a_source_whose_every_file_is_broken_never_empties_what_earlier_runs_published(spark, landing, tmp_path):
+    write_lines(landing / "accelerometer" / "landing", "acc-1.json", [json.dumps(READING)])
+    write_lines(landing / "step_trainer" / "landing", "st-1.json", [json.dumps(STEP)])
+    run_jobs(spark, landing, tmp_path / "lake", run_id="run-1")
+
+    (landing / "step_trainer" / "landing" / "st-1.json").unlink()
+    (landing / "step_trainer" / "landing" / "st-1.json.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(bronze.EmptySourceError, match=r"^step_trainer: no readable landing files \(quarantined: "
+                       r"not_gzip 1\) in .*step_trainer/landing, but the lake holds 1 of its records"):
+        run_jobs(spark, landing, tmp_path / "lake", run_id="run-2")
+    assert lake.zone_run_id(str(tmp_path / "lake"), "bronze") == "run-1"

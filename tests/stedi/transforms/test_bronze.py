@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -181,3 +182,52 @@ def test_every_field_of_every_source_is_quarantined_when_it_is_no_value(spark, l
 )
 def test_step_trainer_values_that_are_no_values_are_quarantined(spark, line, rule):
     assert [r.rule for r in parse(spark, STEP_TRAINER, line).transform(quarantine_records(STEP_TRAINER)).collect()] == [rule]
+
+
+VALID = {
+    "customer": {"email": "a@x.com", "customerName": "Ann Lee", "registrationDate": 1655564376361},
+    "accelerometer": {"user": "a@x.com", "timestamp": 1655564455341, "x": 1.0, "y": 0.0, "z": 0.0},
+    "step_trainer": {"sensorReadingTime": 1655564172120, "serialNumber": "s-1", "distanceFromObject": 246},
+}
+# Per kind of field: values that cannot become a valid typed value, and the rule each breaks (for `f`).
+NO_VALUES = {
+    "epoch_ms": [(1655564376361000000, "{f}_out_of_range"),  # nanoseconds where milliseconds belong
+                 (1655564376, "{f}_out_of_range"),  # seconds: January 1970
+                 (1e20, "{f}_out_of_range"), (-1e20, "{f}_out_of_range"),
+                 ("NaN", "uncoercible_{f}"), ("Infinity", "uncoercible_{f}"), ("soon", "uncoercible_{f}")],
+    "double": [("NaN", "uncoercible_{f}"), ("-Infinity", "uncoercible_{f}"), ("1e400", "uncoercible_{f}")],
+    "long": [(1e20, "uncoercible_{f}"), ("NaN", "uncoercible_{f}"), (2.5e19, "uncoercible_{f}")],
+    "date": [("1990-13-45", "uncoercible_{f}"), ("NaN", "uncoercible_{f}")],
+    # text whose bytes are not UTF-8 (a Latin-1 export: J\xfcrgen)
+    "string": [(b"J\xfcrgen", "not_utf8")],
+}
+
+
+def no_value_cases(source) -> dict[str, tuple[bytes, str]]:
+    """Case name -> (a landing line of `source` with one field holding no value, the rule it breaks)."""
+    return {f"{field.name}={value!r}": (as_line(VALID[source.name], field.name, value), rule.format(f=field.name))
+            for field in source.fields for value, rule in NO_VALUES[field.kind]}
+
+
+def as_line(record: dict, field: str, value) -> bytes:
+    """The record as a landing line, with `field` holding `value` (raw bytes go in as they are)."""
+    marker = "\u0000MARK\u0000"
+    line = json.dumps({**record, field: marker if isinstance(value, bytes) else value}).encode()
+    return line.replace(json.dumps(marker).encode(), b'"' + value + b'"') if isinstance(value, bytes) else line
+
+
+@pytest.mark.parametrize("source", [CUSTOMER, ACCELEROMETER, STEP_TRAINER], ids=lambda s: s.name)
+def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_no_value(spark, tmp_path, source):
+    """Through Spark's text reader, as bronze reads the landing: the bytes as delivered, not Python strings.
+    One file per case, so that each line's rule is known by the file it came from."""
+    from stedi import lake
+
+    cases = {"valid": (json.dumps(VALID[source.name]).encode(), None), **no_value_cases(source)}
+    files = {}
+    for number, (name, (line, _)) in enumerate(cases.items()):
+        files[f"case-{number}.json"] = name
+        (tmp_path / f"case-{number}.json").write_bytes(line + b"\n")
+    paths = [str(tmp_path / file) for file in files]
+    parsed = lake.read_landing(spark, paths).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    rules = {files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()}
+    assert rules == {name: rule for name, (_, rule) in cases.items()}

@@ -1,0 +1,292 @@
+"""The landing's files: which a run reads, which it quarantines whole, which it skips, and why.
+
+Every entry under `<root>/<source>/landing/` is looked at, in nested folders too (landings are often
+partitioned by date: `customer/landing/2023/06/...`), and ends in exactly one of three lists:
+
+    read         regular files whose bytes can be read as JSON lines: plain text, or gzip named `.gz`;
+    quarantined  files that cannot be read as such (stedi/rules.py, FILE_RULES: unreadable, corrupt or
+                 truncated gzip, not what the name says, ...): recorded with the path and the reason in
+                 <lake>/quarantine/files/, counted per source, under the quarantine threshold;
+    skipped      what is not a landing file: hidden files and folders (`.DS_Store`, `_SUCCESS`, `.tmp/`),
+                 symbolic links to folders or to nothing, FIFOs, sockets and devices; each is listed with
+                 its reason in the run summary.
+
+A file is checked here, before Spark opens it, so that one bad file costs a quarantine record instead
+of the whole run: a gzip file is decompressed once to its end (its checksum and length verified), any
+other file is opened and its first bytes read. Local folders are walked with os.scandir, S3 prefixes
+listed with boto3: no engine's file system is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+from urllib.parse import urlparse
+
+from stedi.rules import (
+    CORRUPT_GZIP,
+    GZIP_WITHOUT_SUFFIX,
+    NOT_GZIP,
+    TRUNCATED_GZIP,
+    UNREADABLE_FILE,
+    UNREADABLE_FOLDER,
+    UNSUPPORTED_COMPRESSION,
+    UNSUPPORTED_FILE_NAME,
+)
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Compressions Spark, Sail and Glue do not all read alike; an export in one of them is quarantined with
+# a reason that says so, rather than read as binary lines.
+UNSUPPORTED_SUFFIXES = (".bz2", ".zip", ".zst", ".zstd", ".xz", ".lz4", ".snappy", ".deflate", ".7z", ".tar",
+                        ".tgz", ".br")
+_CHUNK = 1 << 20
+_CHECKERS = 8  # files checked side by side: gzip decompression and S3 reads release the GIL
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: str  # as the reader opens it: an absolute local path, or s3://bucket/key
+    size: int
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    path: str
+    rule: str  # a FILE_RULES name
+    detail: str  # what the operating system, zlib or S3 said
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    path: str
+    reason: str
+
+
+@dataclass
+class SourceFiles:
+    """One source's landing folder, entry by entry."""
+
+    folder: str
+    read: list[LandingFile] = field(default_factory=list)
+    quarantined: list[QuarantinedFile] = field(default_factory=list)
+    skipped: list[SkippedEntry] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.read]
+
+    @property
+    def landed(self) -> int:
+        """Files delivered: read or quarantined (skipped entries are not landing files)."""
+        return len(self.read) + len(self.quarantined)
+
+    def report(self) -> dict[str, Any]:
+        """The run report's `files` figures: every file delivered is read or quarantined."""
+        by_rule: dict[str, int] = {}
+        for problem in self.quarantined:
+            by_rule[problem.rule] = by_rule.get(problem.rule, 0) + 1
+        return {
+            "landing": self.landed,
+            "read": len(self.read),
+            "quarantined": dict(sorted(by_rule.items())),
+            "quarantined_files": [asdict(q) for q in self.quarantined],
+            "skipped": [asdict(s) for s in self.skipped],
+        }
+
+
+def inspect_source(folder: str) -> SourceFiles:
+    """Walk `folder` (local or s3://), sort each entry into read, quarantined or skipped; [] if missing."""
+    found = SourceFiles(folder)
+    walk = _walk_s3 if folder.startswith("s3://") else _walk_local
+    candidates = []
+    for entry in walk(folder):
+        if isinstance(entry, SkippedEntry):
+            found.skipped.append(entry)
+        elif isinstance(entry, QuarantinedFile):
+            found.quarantined.append(entry)
+        else:
+            candidates.append(entry)
+    check = _check_s3 if folder.startswith("s3://") else _check_local
+    with ThreadPoolExecutor(max_workers=_CHECKERS, thread_name_prefix="landing-check") as pool:
+        for candidate, problem in zip(candidates, pool.map(check, candidates), strict=True):
+            (found.quarantined if problem else found.read).append(problem or candidate)
+    found.read.sort(key=lambda f: f.path)
+    found.quarantined.sort(key=lambda q: q.path)
+    found.skipped.sort(key=lambda s: s.path)
+    return found
+
+
+def reader_path(path: str) -> str:
+    """`path` as Spark's file reader takes it: Hadoop expands `[]{}*?` as a glob, so they are escaped
+    (`c[1].json` would otherwise name `c1.json`, or list the folder)."""
+    return "".join(f"\\{c}" if c in "[]{}*?\\" else c for c in path)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+# Walking: entries are yielded as LandingFile (to be checked), QuarantinedFile or SkippedEntry.
+Entry = LandingFile | QuarantinedFile | SkippedEntry
+
+
+def _walk_local(folder: str) -> Iterator[Entry]:
+    if not os.path.lexists(folder):
+        return
+    if not os.path.isdir(folder):
+        yield SkippedEntry(folder, "not a folder: a source's landing is a folder of files")
+        return
+    yield from _scan(folder)
+
+
+def _scan(folder: str) -> Iterator[Entry]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as error:
+        yield QuarantinedFile(folder, UNREADABLE_FOLDER, error.strerror or str(error))
+        return
+    for entry in entries:
+        if _hidden(entry.name):
+            kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+            yield SkippedEntry(entry.path, f"hidden {kind} (its name starts with {entry.name[0]!r})")
+            continue
+        try:
+            info = os.stat(entry.path)  # through a symbolic link, to what it names
+        except OSError as error:
+            if entry.is_symlink():
+                reason = "symbolic link to nothing" if isinstance(error, FileNotFoundError) else (
+                    f"symbolic link that cannot be followed: {error.strerror}")
+                yield SkippedEntry(entry.path, reason)
+            else:
+                yield QuarantinedFile(entry.path, UNREADABLE_FILE, error.strerror or str(error))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if entry.is_symlink():  # not followed: a link up the tree would walk forever
+                yield SkippedEntry(entry.path, "symbolic link to a folder (not followed)")
+            else:
+                yield from _scan(entry.path)
+        elif stat.S_ISREG(info.st_mode):
+            yield LandingFile(entry.path, info.st_size)
+        else:
+            yield SkippedEntry(entry.path, f"{_special_kind(info.st_mode)}, not a regular file")
+
+
+def _special_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "FIFO (named pipe)", stat.S_ISSOCK: "socket", stat.S_ISCHR: "character device",
+             stat.S_ISBLK: "block device"}
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
+
+
+def _walk_s3(folder: str) -> Iterator[Entry]:
+    parsed = urlparse(folder)
+    bucket, prefix = parsed.netloc, parsed.path.lstrip("/").rstrip("/") + "/"
+    pages = _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            relative = key[len(prefix):].split("/")
+            path = f"s3://{bucket}/{key}"
+            hidden = next((part for part in relative if _hidden(part)), None)
+            if key.endswith("/"):
+                if item["Size"]:  # a zero-byte `folder/` object is how consoles show folders: no file
+                    yield SkippedEntry(path, "an object named like a folder")
+            elif hidden is not None:
+                kind = "file" if hidden == relative[-1] else "folder"
+                yield SkippedEntry(path, f"in a hidden {kind} (its name starts with {hidden[0]!r})")
+            else:
+                yield LandingFile(path, item["Size"])
+
+
+# Checking: None when the file can be read as JSON lines, else why not.
+
+
+def _check_local(candidate: LandingFile) -> QuarantinedFile | None:
+    def open_file() -> IO[bytes]:
+        return open(candidate.path, "rb")  # noqa: SIM115 - _check closes it
+
+    return _check(candidate, open_file)
+
+
+def _check_s3(candidate: LandingFile) -> QuarantinedFile | None:
+    parsed = urlparse(candidate.path)
+
+    def open_object() -> IO[bytes]:
+        return _s3().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+
+    return _check(candidate, open_object)
+
+
+def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> QuarantinedFile | None:
+    name = candidate.path.rsplit("/", 1)[-1].lower()
+
+    def problem(rule: str, detail: str) -> QuarantinedFile:
+        return QuarantinedFile(candidate.path, rule, detail, candidate.size)
+
+    if ":" in candidate.path.removeprefix("s3://"):
+        return problem(UNSUPPORTED_FILE_NAME, "Spark's file reader cannot open a path holding ':' (Hadoop reads "
+                                              "what comes before it as a scheme); rename the file or folder")
+    if name.endswith(UNSUPPORTED_SUFFIXES):
+        return problem(UNSUPPORTED_COMPRESSION, f"{name.rsplit('.', 1)[-1]} is not read; deliver JSON lines, "
+                                                "plain or gzip (.gz)")
+    try:
+        with contextlib.closing(open_file()) as stream:
+            head = stream.read(len(GZIP_MAGIC))
+            named_gzip = name.endswith(".gz")
+            if named_gzip and head and head != GZIP_MAGIC:
+                return problem(NOT_GZIP, "named .gz, but its bytes are not gzip data")
+            if not named_gzip and head == GZIP_MAGIC:
+                return problem(GZIP_WITHOUT_SUFFIX, "gzip data in a file not named .gz: rename it to end in .gz")
+            if named_gzip and head:
+                failure = gzip_problem(head, stream)
+                return problem(*failure) if failure else None
+    except OSError as error:
+        return problem(UNREADABLE_FILE, error.strerror or str(error))
+    except Exception as error:  # an S3 refusal (AccessDenied, ...), said as S3 says it
+        return problem(UNREADABLE_FILE, f"{type(error).__name__}: {error}")
+    return None
+
+
+def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
+    """Decompress a gzip stream to its end, as Spark would, discarding the text: (rule, detail) if it is
+    corrupt (bad data, a checksum or length that does not match, bytes after the last member) or
+    truncated, None if Spark can read it whole. Concatenated members are one stream, as gzip says."""
+    decompressor = zlib.decompressobj(wbits=31)
+    pending = head
+    while True:
+        while pending:
+            try:
+                decompressor.decompress(pending)
+            except zlib.error as error:
+                return CORRUPT_GZIP, f"not valid gzip data: {error}"
+            pending = b""
+            if decompressor.eof:
+                pending = decompressor.unused_data
+                if pending:  # the next member
+                    decompressor = zlib.decompressobj(wbits=31)
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        pending = chunk
+    if not decompressor.eof:
+        return TRUNCATED_GZIP, "the gzip data ends before its last member does (an interrupted upload or copy?)"
+    return None
+
+
+def _s3() -> Any:
+    from stedi import aws
+
+    return aws.client("s3")
+
+
+def inspect_landing(landing: str, sources: Iterable[str]) -> dict[str, SourceFiles]:
+    """Every source's landing folder under `landing`."""
+    from stedi.lake import landing_folder
+
+    return {name: inspect_source(landing_folder(landing, name)) for name in sources}
