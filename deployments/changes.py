@@ -13,6 +13,8 @@ class Change:
     action: Action
     kind: str  # object, job, database, table
     name: str
+    dry_run: bool = False  # compared only: `action` is what a deploy would do
 
     def __str__(self) -> str:
-        return f"{self.action:9}  {self.kind:8}  {self.name}"
+        action = f"would be {self.action}" if self.dry_run and self.action != "unchanged" else self.action
+        return f"{action:9}  {self.kind:8}  {self.name}"

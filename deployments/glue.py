@@ -122,17 +122,18 @@ def job_definition(target: GlueTarget, job: str) -> dict[str, Any]:
     }
 
 
-def deploy(target: GlueTarget, s3: Any, glue: Any) -> list[Change]:
-    """Upload the code, create or update the jobs and the catalog; returns what was done to each."""
+def deploy(target: GlueTarget, s3: Any, glue: Any, dry_run: bool = False) -> list[Change]:
+    """Upload the code, create or update the jobs and the catalog; returns what was done to each. With
+    `dry_run`, everything is compared and nothing written: the changes say what a deploy would do."""
     objects = {target.key("stedi_jobs.zip"): package()}
     objects |= {target.key("jobs", f"{job}.py"): entry_script(job) for job in JOBS}
-    changes = [_put_if_changed(s3, target.bucket, key, body) for key, body in objects.items()]
-    changes += [_put_job(glue, job_definition(target, job)) for job in JOBS]
-    changes += register_catalog(glue, target.database, target.landing_uri, target.lake_uri)
+    changes = [_put_if_changed(s3, target.bucket, key, body, dry_run) for key, body in objects.items()]
+    changes += [_put_job(glue, job_definition(target, job), dry_run) for job in JOBS]
+    changes += register_catalog(glue, target.database, target.landing_uri, target.lake_uri, dry_run)
     return changes
 
 
-def _put_if_changed(s3: Any, bucket: str, key: str, body: bytes) -> Change:
+def _put_if_changed(s3: Any, bucket: str, key: str, body: bytes, dry_run: bool = False) -> Change:
     from botocore.exceptions import ClientError
 
     digest = hashlib.sha256(body).hexdigest()
@@ -145,19 +146,22 @@ def _put_if_changed(s3: Any, bucket: str, key: str, body: bytes) -> Change:
         stored = None
     if stored == digest:
         return Change("unchanged", "object", name)
-    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
-    return Change("created" if stored is None else "updated", "object", name)
+    if not dry_run:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
+    return Change("created" if stored is None else "updated", "object", name, dry_run)
 
 
-def _put_job(glue: Any, definition: dict[str, Any]) -> Change:
+def _put_job(glue: Any, definition: dict[str, Any], dry_run: bool = False) -> Change:
     name = definition["Name"]
     try:
         current = glue.get_job(JobName=name)["Job"]
     except glue.exceptions.EntityNotFoundException:
-        glue.create_job(**definition)
-        return Change("created", "job", name)
+        if not dry_run:
+            glue.create_job(**definition)
+        return Change("created", "job", name, dry_run)
     if all(current.get(field) == value for field, value in definition.items()):
         return Change("unchanged", "job", name)
-    update = {field: value for field, value in definition.items() if field != "Name"}
-    glue.update_job(JobName=name, JobUpdate=update)
-    return Change("updated", "job", name)
+    if not dry_run:
+        update = {field: value for field, value in definition.items() if field != "Name"}
+        glue.update_job(JobName=name, JobUpdate=update)
+    return Change("updated", "job", name, dry_run)

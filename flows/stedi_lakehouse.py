@@ -7,19 +7,21 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import uuid4
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from stedi import secrets
+from stedi import run_log, secrets
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
-from stedi.secrets import SECRET_ENV
-from stedi.settings import Settings
+from stedi.lake import is_local, prune_runs
+from stedi.secrets import SECRET_ENV, WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
+from stedi.settings import Settings, SettingsError
 from stedi.summary import RunFailed, build_summary
+from stedi.text import one_line
 from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
 from tasks.summary import account_records, check_quarantine, summarize_run
-from tasks.warehouse import load_warehouse
+from tasks.warehouse import check_warehouse, load_warehouse
 
 
 @flow(name="stedi-lakehouse", log_prints=True)
@@ -31,6 +33,7 @@ def stedi_lakehouse(
     quarantine_threshold: float | None = None,
     runner: str | None = None,
     allow_empty: list[str] | None = None,
+    keep_runs: int | None = None,
 ) -> dict[str, Any]:
     """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary.
 
@@ -42,8 +45,15 @@ def stedi_lakehouse(
         quarantine_threshold: the share of a source's records that may be quarantined before the run fails
         runner: local (Spark in-process) or glue (AWS Glue job runs deployed by `stedi deploy glue`)
         allow_empty: sources whose landing may be empty although earlier runs ingested records from it
+        keep_runs: how many runs' reports the lake keeps (default 30), this one's included
     Unset values come from STEDI_* environment variables, then the runner's defaults.
     """
+    if warehouse and without_password(warehouse)[1] is not None:  # Prefect has stored it with the parameters
+        raise SettingsError(
+            f"the warehouse URL {masked_url(warehouse)} holds a password, and Prefect stores flow parameters in its "
+            "database: give the URL without it, and the password in PGPASSWORD or REDSHIFT_PASSWORD on the "
+            f"worker, or in the Prefect Secret block {WAREHOUSE_PASSWORD_BLOCK!r}"
+        )
     settings = Settings.resolve(
         runner=runner,
         landing=landing,
@@ -52,6 +62,7 @@ def stedi_lakehouse(
         consent_policy=consent_policy,
         quarantine_threshold=quarantine_threshold,
         allow_empty=allow_empty,
+        keep_runs=keep_runs,
     )
     run_id = str(flow_run.get_id() or uuid4())
     args = JobArgs(
@@ -65,7 +76,27 @@ def stedi_lakehouse(
     if settings.runner == "local" and not os.environ.get(SECRET_ENV):
         secrets.provide(secrets.load_from_prefect())
     with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
-        return run_zones(args, settings)
+        try:
+            if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
+                check_warehouse(settings.warehouse)
+            return run_zones(args, settings)
+        finally:
+            prune_reports(settings, run_id)
+
+
+def prune_reports(settings: Settings, run_id: str) -> None:
+    """Keep the reports (and, for a local lake, the `stedi` logs) of the newest `keep_runs` runs;
+    housekeeping never fails a run."""
+    try:
+        removed = prune_runs(settings.lake, settings.keep_runs, current=run_id)
+        if is_local(settings.lake):
+            run_log.prune(settings.lake, settings.keep_runs)
+    except Exception as error:
+        get_run_logger().warning("old run reports were not removed: %s", one_line(error))
+        return
+    if removed:
+        get_run_logger().info("removed the reports of %d runs older than the newest %d", len(removed),
+                              settings.keep_runs)
 
 
 def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
@@ -75,7 +106,7 @@ def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
     loaded = None
     try:
         reports["bronze"] = bronze = ingest_landing(args, settings.runner)
-        check_quarantine(bronze, settings.quarantine_threshold)
+        check_quarantine(bronze, settings.quarantine_threshold, settings.lake)
         reports["silver"] = silver = curate_silver(args, settings.runner)
         account_records(run_id, settings.consent_policy, bronze, silver)
         reports["gold"] = gold = build_gold(args, settings.runner)
@@ -108,7 +139,3 @@ def report_failure(run_id: str, settings: Settings, reports: dict[str, dict[str,
     return summary
 
 
-def one_line(error: BaseException) -> str:
-    """The error as one line: what failed and why (the traceback stays in the flow run's log)."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")

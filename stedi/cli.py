@@ -7,14 +7,24 @@ import atexit
 import contextlib
 import json
 import os
+import platform
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlparse
 
 from stedi import generate
-from stedi.settings import DEFAULT_WAREHOUSE, SAMPLE_LANDING, Settings, SettingsError
+from stedi.settings import (
+    DEFAULT_KEEP_RUNS,
+    DEFAULT_QUARANTINE_THRESHOLD,
+    DEFAULT_WAREHOUSE,
+    SAMPLE_LANDING,
+    Settings,
+    SettingsError,
+)
+from stedi.text import one_line
 from stedi.transforms.silver import CONSENT_POLICIES
 
 EXIT_USAGE = 2
@@ -28,21 +38,52 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    def of(package: str) -> str:
+        try:
+            return installed(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"stedi {of('stedi-lakehouse')} (pyspark {of('pyspark')}, prefect {of('prefect')}, "
+            f"Python {platform.python_version()})")
+
+
+def _output_options(defaults: Any) -> argparse.ArgumentParser:
+    """--verbose and --quiet, before the command (`stedi -q run`) or after it (`stedi run -q`)."""
+    options = argparse.ArgumentParser(add_help=False)
+    chosen = options.add_mutually_exclusive_group()
+    chosen.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="verbose", default=defaults,
+                        help="also show tracebacks and the Spark JVM's warnings on the terminal")
+    chosen.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="quiet", default=defaults,
+                        help="print nothing but errors")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stedi", description="STEDI Human Balance Analytics lakehouse.")
+    parser = _Parser(prog="stedi", description="STEDI Human Balance Analytics lakehouse.",
+                     parents=[_output_options("normal")])
+    parser.add_argument("--version", action="version", version=version())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    common = [_output_options(argparse.SUPPRESS)]  # after the command: overrides what came before it
     run = commands.add_parser(
         "run",
+        parents=common,
         help="run the stedi-lakehouse flow locally (Spark in-process)",
         description="Run the stedi-lakehouse Prefect flow locally: landing -> bronze -> silver -> gold -> "
-                    "warehouse, Spark in-process.",
+                    "warehouse, Spark in-process. A failure ends with one line; its details go to the log "
+                    "file it names (<lake>/_logs/).",
     )
     run.add_argument(
         "--landing",
         metavar="PATH",
         default=None,
         help="landing folder laid out like the S3 bucket: customer/landing/, accelerometer/landing/, "
-        f"step_trainer/landing/ holding JSON lines (.json or .json.gz). Default: the bundled sample ({SAMPLE_LANDING})",
+        "step_trainer/landing/ holding JSON lines (.json or .json.gz, in nested folders too). "
+        f"Default: the bundled sample ({SAMPLE_LANDING})",
     )
     run.add_argument(
         "--lake",
@@ -56,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=DEFAULT_WAREHOUSE,
         help=f"where gold is loaded: duckdb:///PATH (embedded, created if missing; default {DEFAULT_WAREHOUSE}), "
-        "postgresql://USER@HOST:PORT/DB, or redshift://USER@HOST:PORT/DB (password in REDSHIFT_PASSWORD, "
-        "IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake",
+        "postgresql://USER@HOST:PORT/DB (password in PGPASSWORD), or redshift://USER@HOST:PORT/DB (password in "
+        "REDSHIFT_PASSWORD, IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake. A "
+        "password written in the URL is taken out of it and masked everywhere",
     )
     run.add_argument("--summary", metavar="FILE", help="also write the run summary as JSON to FILE")
     run.add_argument(
@@ -75,20 +117,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="let SOURCE's landing be empty although earlier runs ingested records from it (its tables are then "
         "published empty); without it such a run fails before publishing anything. Repeatable",
     )
+    run.add_argument("--quarantine-threshold", metavar="FRACTION", type=float, default=None,
+                     help="the share of a source's files, or of its records, that may be quarantined before the run "
+                     f"fails (default: {DEFAULT_QUARANTINE_THRESHOLD}, or STEDI_QUARANTINE_THRESHOLD)")
+    run.add_argument("--keep-runs", metavar="N", type=int, default=None,
+                     help=f"keep the reports and logs of the newest N runs in the lake, and their flow runs in "
+                     f"the temporary Prefect API's database (default: {DEFAULT_KEEP_RUNS}, or STEDI_KEEP_RUNS)")
     report = commands.add_parser(
         "report",
+        parents=common,
         help="print an analysts' report from the warehouse",
-        description="Print one of the SQL reports in sql/reports/ as a table, from the warehouse.",
+        description="Print one of the SQL reports in sql/reports/ from the warehouse.",
     )
     report.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
     report.add_argument("--list", action="store_true", help="list the reports, one a line: name, then description")
     report.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help=f"default {DEFAULT_WAREHOUSE}")
-    _add_deploy(commands)
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table (default), csv (a header line, then one line per row) or json (a list of "
+                        "objects, one per row)")
+    doctor = commands.add_parser(
+        "doctor",
+        parents=common,
+        help="check prerequisites, settings, the landing and the warehouse, and say what to fix",
+        description="Check what `stedi run` needs with these options, without running anything: Python, Java, "
+        "the packages, the settings, each source's landing files, the lake, the pseudonymisation key, the "
+        "warehouse connection and Prefect's API. Exit 1 when something must be fixed.",
+    )
+    _add_run_targets(doctor)
+    _add_deploy(commands, common)
     generate.add_parser(commands)
     return parser
 
 
-def _add_deploy(commands: Any) -> None:
+def _add_run_targets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--landing", metavar="PATH", default=None, help="as for `stedi run`")
+    parser.add_argument("--lake", metavar="PATH", default="lake", help="as for `stedi run`")
+    parser.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help="as for `stedi run`")
+    parser.add_argument("--consent-policy", choices=CONSENT_POLICIES, default="ever", help="as for `stedi run`")
+
+
+def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     from deployments.glue import DEFAULT_SECRET_ID, GlueTarget
 
     deploy = commands.add_parser(
@@ -99,6 +167,7 @@ def _add_deploy(commands: Any) -> None:
     targets = deploy.add_subparsers(dest="target", required=True, parser_class=_Parser, metavar="TARGET")
     glue = targets.add_parser(
         "glue",
+        parents=common,
         help="package and upload the jobs, create or update the Glue jobs and the Glue Data Catalog",
         description="Package the jobs' code, upload it to S3, create or update one Glue job per zone "
         "(<job-prefix>-bronze, -silver, -gold) and register every zone's tables in the Glue Data Catalog. "
@@ -119,6 +188,8 @@ def _add_deploy(commands: Any) -> None:
     glue.add_argument("--timeout-minutes", type=int, default=defaults.timeout_minutes, help="default: 60")
     glue.add_argument("--pseudonym-secret-id", default=DEFAULT_SECRET_ID,
                       help=f"Secrets Manager secret holding the pseudonymisation key (default: {DEFAULT_SECRET_ID})")
+    glue.add_argument("--dry-run", action="store_true",
+                      help="compare with what is deployed and print what would change, changing nothing")
 
 
 def console() -> NoReturn:
@@ -164,11 +235,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(parser, args)
     if args.command == "report":
         return _report(parser, args)
+    if args.command == "doctor":
+        from stedi.doctor import run_checks
+
+        return run_checks(_doctor_settings(args), quiet=args.verbosity == "quiet")
     if args.command == "deploy":
         return _deploy_glue(args)
     if args.command == "generate":
         return generate.run_command(args)
     parser.error(f"unknown command {args.command!r}")
+
+
+def _doctor_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"landing": args.landing or SAMPLE_LANDING, "lake": args.lake, "warehouse": args.warehouse,
+            "consent_policy": args.consent_policy}
 
 
 def _deploy_glue(args: argparse.Namespace) -> int:
@@ -183,20 +263,22 @@ def _deploy_glue(args: argparse.Namespace) -> int:
         workers=args.workers, timeout_minutes=args.timeout_minutes, pseudonym_secret_id=args.pseudonym_secret_id,
     )
     try:
-        changes = deploy(target, boto3.client("s3"), boto3.client("glue"))
+        changes = deploy(target, boto3.client("s3"), boto3.client("glue"), dry_run=args.dry_run)
     except (BotoCoreError, ClientError) as error:
-        print(f"stedi deploy glue: failed: {error}", file=sys.stderr)
+        print(f"stedi deploy glue: failed: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
-    for change in changes:
-        print(change)
-    done = [c for c in changes if c.action != "unchanged"]
-    print(f"{len(done)} changed, {len(changes) - len(done)} unchanged; landing {target.landing_uri}, "
-          f"lake {target.lake_uri}")
+    if args.verbosity != "quiet":
+        for change in changes:
+            print(change)
+        done = [c for c in changes if c.action != "unchanged"]
+        verb = "would change" if args.dry_run else "changed"
+        print(f"{len(done)} {verb}, {len(changes) - len(done)} unchanged; landing {target.landing_uri}, "
+              f"lake {target.lake_uri}" + ("; nothing was changed (--dry-run)" if args.dry_run else ""))
     return 0
 
 
 def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from stedi.text import format_table
+    from stedi.text import format_rows
     from stedi.warehouse.backends import WarehouseConfigError, backend_for
     from stedi.warehouse.reports import UnknownReportError, get_report, list_reports, run_report
 
@@ -216,11 +298,28 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except WarehouseConfigError as error:
         parser.exit(EXIT_USAGE, f"stedi report: error: {error}\n")
     except Exception as error:  # a missing warehouse or table: say so in one line
-        print(f"stedi report: failed on {backend.display_url}: {type(error).__name__}: {error}".splitlines()[0],
-              file=sys.stderr)
+        print(f"stedi report: failed on {backend.display_url}: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
-    print("\n".join(format_table(columns, rows)))
+    print(format_rows(columns, rows, args.format))
     return 0
+
+
+# Where a password written in a warehouse URL goes instead, for the load to find (stedi/secrets.py).
+_PASSWORD_ENV = {"postgresql": "PGPASSWORD", "postgres": "PGPASSWORD", "redshift": "REDSHIFT_PASSWORD"}
+
+
+def _password_out_of(url: str) -> str:
+    """`url` without its password; the password is masked from now on and handed to the load through the
+    environment, so that it never reaches the flow's parameters (which Prefect stores), logs or summaries."""
+    from stedi.secrets import register, without_password
+
+    stripped, password = without_password(url)
+    if password is not None:
+        register(password)
+        scheme = urlparse(url).scheme
+        if scheme in _PASSWORD_ENV:
+            os.environ[_PASSWORD_ENV[scheme]] = password
+    return stripped
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -229,46 +328,69 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
     try:
         settings = Settings.resolve(
-            runner="local", landing=landing, lake=args.lake, warehouse=args.warehouse, consent_policy=args.consent_policy,
-            allow_empty=args.allow_empty,
+            runner="local", landing=landing, lake=args.lake, warehouse=_password_out_of(args.warehouse),
+            consent_policy=args.consent_policy, allow_empty=args.allow_empty,
+            quarantine_threshold=args.quarantine_threshold, keep_runs=args.keep_runs,
         )
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
 
+    from stedi import run_log
     from stedi.prefect_api import start_temporary_api
-    from stedi.spark import JavaMissingError, require_java, start_session_in_background
+    from stedi.spark import JavaMissingError, JvmLog, require_java, start_session_in_background
 
     try:
         require_java()
+        log = run_log.new_run_log(settings.lake, args.verbosity)
     except JavaMissingError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
+    except OSError as error:
+        parser.exit(EXIT_USAGE, f"stedi run: error: cannot write in the lake {settings.lake}: "
+                    f"{error.strerror or error}\n")
     # Three start-ups overlap: the JVM, Prefect's API and the flow's imports.
-    start_session_in_background()
+    start_session_in_background(jvm_log=JvmLog(log.spark, log.spark_console_level))
     api = start_temporary_api()
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed, render
 
+    run_log.configure(log)
     try:
         with api.serving() if api is not None else contextlib.nullcontext():
+            if api is not None:
+                api.keep_flow_runs(stedi_lakehouse.name, settings.keep_runs)
             summary = stedi_lakehouse(
                 landing=settings.landing,
                 lake=settings.lake,
                 warehouse=settings.warehouse,
                 consent_policy=settings.consent_policy,
+                quarantine_threshold=settings.quarantine_threshold,
                 runner="local",
                 allow_empty=list(settings.allow_empty),
+                keep_runs=settings.keep_runs,
             )
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
-        print(render(failure.summary))
-        print(f"stedi run: failed: {failure}", file=sys.stderr)
+        failure.summary["log"] = str(log.folder)
+        if args.verbosity != "quiet":
+            print(render(failure.summary))
+        _fail(log, f"stedi run: failed: {failure}")
         _write_summary(args.summary, failure.summary)
         return EXIT_FAILED
-    except Exception as error:  # failed before the run began (its settings, Prefect's API)
-        _write_summary(args.summary, {"status": "failed", "error": f"{type(error).__name__}: {error}"})
-        print(f"stedi run: failed: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # failed before the run began (its settings, the lake's lock, the warehouse)
+        log.record(error)
+        _write_summary(args.summary, {"status": "failed", "error": one_line(error), "log": str(log.folder)})
+        _fail(log, f"stedi run: failed: {one_line(error)}")
         return EXIT_FAILED
-    print(render(summary))
+    summary["log"] = str(log.folder)
+    if args.verbosity != "quiet":
+        print(render(summary))
     return 0 if _write_summary(args.summary, summary) else EXIT_FAILED
+
+
+def _fail(log: Any, line: str) -> None:
+    from stedi.secrets import redact
+
+    print(redact(f"{line} (details: {log.python}{'' if log.verbosity == 'verbose' else '; or run with --verbose'})"),
+          file=sys.stderr)
 
 
 def _write_summary(path: str | None, summary: dict[str, Any]) -> bool:

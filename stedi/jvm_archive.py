@@ -29,7 +29,7 @@ def build(archive: Path = JVM_ARCHIVE) -> Path:
     partial = archive.with_name(f".{archive.name}.partial")
     partial.unlink(missing_ok=True)
     options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} {QUIET_CDS}"
-    spark = build_session(**{"spark.driver.extraJavaOptions": options})
+    spark = build_session(java_options=options)
     with tempfile.TemporaryDirectory(prefix="stedi-jvm-archive-") as lake:
         args = JobArgs(landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive",
                        ingested_at=datetime.now(timezone.utc).isoformat())

@@ -16,7 +16,8 @@ RUNNERS: tuple[Runner, ...] = ("local", "glue")
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi_warehouse.duckdb"
 NO_WAREHOUSE = "none"  # the lake only (queried through Athena and the Glue Data Catalog): no load
-DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its records
+DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its files or records
+DEFAULT_KEEP_RUNS = 30  # run reports (and `stedi run` logs, temporary API flow runs) kept: the newest 30 runs
 
 
 class SettingsError(ValueError):
@@ -32,6 +33,7 @@ class Settings:
     consent_policy: str = "ever"
     quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
     allow_empty: tuple[str, ...] = ()  # sources whose landing may be empty although earlier runs had records
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
     @classmethod
     def resolve(
@@ -43,6 +45,7 @@ class Settings:
         consent_policy: str | None = None,
         quarantine_threshold: float | None = None,
         allow_empty: Sequence[str] | None = None,
+        keep_runs: int | None = None,
     ) -> Settings:
         """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
         env = os.environ
@@ -64,6 +67,7 @@ class Settings:
             consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"),
             quarantine_threshold=_fraction(threshold) if threshold is not None else DEFAULT_QUARANTINE_THRESHOLD,
             allow_empty=tuple(sorted(set(allow_empty or ()))),
+            keep_runs=_count(keep_runs if keep_runs is not None else env.get("STEDI_KEEP_RUNS", DEFAULT_KEEP_RUNS)),
             **values,
         )
         return settings.validated()
@@ -113,6 +117,16 @@ def _fraction(value: float | str) -> float:
     if not 0 <= fraction <= 1:
         raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}")
     return fraction
+
+
+def _count(value: int | str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}") from None
+    if count < 1:
+        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}")
+    return count
 
 
 def _absolute(path: str) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -45,6 +46,7 @@ LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
 # match its version or class path.
 JVM_ARCHIVE = Path(sys.prefix) / "share" / "stedi" / "spark-classes.jsa"
 QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the archive's own messages are not the run's
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.ui.enabled": "false",
@@ -73,15 +75,44 @@ def require_java() -> None:
         )
 
 
-def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", **overrides: str) -> SparkSession:
-    """The in-process session for local runs and tests; on Glue the job uses the session Glue provides."""
+@dataclass(frozen=True)
+class JvmLog:
+    """Where the JVM's warnings and errors go: a file, and the terminal from `console_level` up (log4j's
+    levels: off, error, warn, ...)."""
+
+    file: Path | None = None
+    console_level: str = "error"
+
+    def java_options(self) -> str:
+        options = {"log4j2.configurationFile": str(LOG4J_CONFIG), "stedi.spark.console": self.console_level}
+        if self.file is not None:
+            options["stedi.spark.log"] = str(self.file)
+        return " ".join(_java_property(name, value) for name, value in options.items())
+
+
+def _java_property(name: str, value: str) -> str:
+    return _quoted(f"-D{name}={value}")
+
+
+def _quoted(option: str) -> str:
+    """One JVM option as Spark splits extraJavaOptions: quoted when it holds a space or a quote."""
+    if not any(c in option for c in " \t'\"\\"):
+        return option
+    return '"' + option.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", java_options: str | None = None,
+                  jvm_log: JvmLog = JvmLog(), **overrides: str) -> SparkSession:
+    """The in-process session for local runs and tests; on Glue the job uses the session Glue provides.
+
+    `java_options`: the JVM's options (default: java_options_for_local_runs); `jvm_log`: where its log goes.
+    """
     require_java()
     builder = SparkSession.builder.master(master).appName(app_name)
-    java_options = {"spark.driver.extraJavaOptions": java_options_for_local_runs()}
-    for key, value in {**SESSION_CONF, **LOCAL_CONF, **java_options, **overrides}.items():
+    options = f"{java_options or java_options_for_local_runs()} {jvm_log.java_options()}"
+    for key, value in {**SESSION_CONF, **LOCAL_CONF, "spark.driver.extraJavaOptions": options, **overrides}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
     if "spark.sql.shuffle.partitions" not in overrides:
         # One shuffle partition per task slot (a core, as the JVM counts them): the default 200, or
         # any count above the slots, only adds tasks to the small shuffles of a local run.
@@ -92,7 +123,7 @@ def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", *
 def java_options_for_local_runs(archive: Path = JVM_ARCHIVE) -> str:
     if not archive.is_file():
         return LOCAL_JAVA_OPTIONS
-    return f"{LOCAL_JAVA_OPTIONS} -XX:SharedArchiveFile={archive} {QUIET_CDS}"
+    return f"{LOCAL_JAVA_OPTIONS} {_quoted(f'-XX:SharedArchiveFile={archive}')} {QUIET_CDS}"
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -105,7 +136,7 @@ def configure(spark: SparkSession) -> SparkSession:
 _session: Future[SparkSession] | None = None
 
 
-def start_session_in_background(master: str = "local[*]") -> Future[SparkSession]:
+def start_session_in_background(master: str = "local[*]", jvm_log: JvmLog = JvmLog()) -> Future[SparkSession]:
     """Start the JVM while Prefect boots its API, so the two start-ups overlap instead of adding up.
 
     In a daemon thread: an interrupted run does not wait for a start-up it no longer needs (the JVM
@@ -114,7 +145,7 @@ def start_session_in_background(master: str = "local[*]") -> Future[SparkSession
     global _session
     if _session is None:
         _session = Future()
-        threading.Thread(target=_build_into, args=(_session, master), name="spark-start", daemon=True).start()
+        threading.Thread(target=_build_into, args=(_session, master, jvm_log), name="spark-start", daemon=True).start()
         lifecycle.on_interrupt(_cancel_jobs)
     return _session
 
@@ -128,10 +159,10 @@ def _cancel_jobs() -> None:
             _session.result().sparkContext.cancelAllJobs()
 
 
-def _build_into(session: Future[SparkSession], master: str) -> None:
+def _build_into(session: Future[SparkSession], master: str, jvm_log: JvmLog) -> None:
     session.set_running_or_notify_cancel()
     try:
-        session.set_result(build_session(master))
+        session.set_result(build_session(master, jvm_log=jvm_log))
     except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the session
         session.set_exception(error)
 

@@ -8,21 +8,24 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from stedi.lake import is_local
-from stedi.warehouse.backends import WarehouseConfigError, backend_for
+from stedi.warehouse.backends import backend_for, is_transient
 from stedi.warehouse.catalog import load_catalog
-from stedi.warehouse.checks import WarehouseCheckError
-from stedi.warehouse.load import GoldSchemaError, load_gold, verify_gold_layout
+from stedi.warehouse.load import load_gold, verify_gold_layout
 
 
 def _worth_retrying(task, task_run, state) -> bool:
-    """Retry connection trouble, not data that failed its checks (a retry would fail the same way)."""
+    """Retry connection trouble, not SQL or data that failed its checks (a retry would fail the same way)."""
     try:
         state.result()
-    except (WarehouseCheckError, GoldSchemaError, WarehouseConfigError):
-        return False
-    except Exception:
-        return True
+    except Exception as error:
+        return is_transient(error)
     return False
+
+
+@task(name="check_warehouse", cache_policy=NO_CACHE)
+def check_warehouse(warehouse: str) -> None:
+    """Connect to the warehouse before any work: an unreachable or locked one fails the run in seconds."""
+    backend_for(warehouse).check()
 
 
 @task(name="load_warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)

@@ -22,6 +22,15 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_pseudonym_key(tmp_path_factory) -> Path:
+    """The suite's own local pseudonymisation key (stedi/secrets.py), made on first use like a user's: the
+    tests and the `stedi` commands they start never touch the user's ~/.config/stedi key."""
+    path = tmp_path_factory.mktemp("pseudonym-key") / "pseudonym-key"
+    os.environ["STEDI_PSEUDONYM_KEY_FILE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
     session = build_session(master="local[2]", app_name="stedi-tests", **{"spark.sql.shuffle.partitions": "2"})

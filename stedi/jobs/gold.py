@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
-from stedi.secrets import pseudonym_secret
+from stedi.secrets import SECRET_BLOCK, SECRET_ENV, local_key_file, pseudonym_secret
 from stedi.transforms import gold
 from stedi.transforms.pseudonyms import keyed_hash
 
@@ -37,7 +37,7 @@ def build_tables(silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
-    secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake))
+    secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
     silver = {
         name: lake.read_table(spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype())
         for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
@@ -56,7 +56,9 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         rows = dict(zip(built, pool.map(write, built, built.values()), strict=True))
     zone.publish()
     tables = {f"gold.{name}": {"rows": count} for name, count in rows.items()}
-    warnings = ["customer keys use the local development secret; set STEDI_PSEUDONYM_KEY"] if is_development_secret else []
+    warnings = [f"customer keys use this machine's own key ({local_key_file()}): another machine's gives other "
+                f"keys; set {SECRET_ENV} or the Prefect Secret block {SECRET_BLOCK!r} to share one"
+                ] if is_development_secret else []
     return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})
 
 

@@ -60,7 +60,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
               for name, source in SOURCES.items()}
     zone = lake.Zone(args.lake, "silver", args.run_id)
     publish = _Publisher(spark, zone)
-    secret, _ = pseudonym_secret(local=lake.is_local(args.lake))
+    secret, _ = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
     # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
     # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="silver") as pool:

@@ -5,24 +5,34 @@ the DDL, MERGE and checks are the same text for all of them (see catalog.py and 
     postgresql://user@host:5432/db             psycopg; COPY FROM STDIN
     redshift://user@cluster.example:5439/db    redshift_connector; COPY FROM S3 with an IAM role
 
-Passwords and the IAM role come from the environment (or the URL for PostgreSQL's local trust setups),
-never from a file in the repository: REDSHIFT_PASSWORD, STEDI_REDSHIFT_IAM_ROLE, PGPASSWORD.
+Passwords come from the environment or a Prefect Secret block (stedi/secrets.py: REDSHIFT_PASSWORD,
+PGPASSWORD, `stedi-warehouse-password`), the IAM role from STEDI_REDSHIFT_IAM_ROLE; never from a file in
+the repository. A URL is shown only masked (`display_url`).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse, urlunparse
+from urllib.parse import unquote, urlparse
 
 from stedi import lake
+from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, register, warehouse_password
 from stedi.warehouse.catalog import DEFAULT_SCHEMA, Table, identifier
+
+CONNECT_TIMEOUT_S = 10  # an unreachable warehouse is reported in seconds, not after the TCP timeout
+
 
 class WarehouseConfigError(ValueError):
     pass
+
+
+class WarehouseUnavailableError(RuntimeError):
+    """The warehouse cannot be reached, refuses the connection, or its file is locked: found before any work."""
 
 
 class Backend(ABC):
@@ -31,11 +41,12 @@ class Backend(ABC):
     def __init__(self, url: str, schema: str = DEFAULT_SCHEMA) -> None:
         self.url = url
         self.schema = identifier(schema)
+        register(urlparse(url).password)
 
     @property
     def display_url(self) -> str:
         """The URL without any password, for logs and summaries."""
-        return masked(self.url)
+        return masked_url(self.url)
 
     def qualified(self, table: str) -> str:
         return f"{self.schema}.{identifier(table)}"
@@ -43,6 +54,17 @@ class Backend(ABC):
     @abstractmethod
     def connect(self, read_only: bool = False) -> Any:
         """A DB-API connection with autocommit off; `read_only` for readers such as reports."""
+
+    def check(self) -> None:
+        """Connect and disconnect, so that a load that could not even begin fails before any work, in one
+        line: an unreachable host, a refused login, a locked file."""
+        try:
+            self.connect().close()
+        except WarehouseConfigError:
+            raise
+        except Exception as error:
+            raise WarehouseUnavailableError(f"cannot connect to the warehouse {self.display_url}: "
+                                            f"{_first_line(error)}") from None
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
@@ -75,6 +97,17 @@ class DuckDBBackend(Backend):
                 f"catalog after the file, so `{self.schema}.<table>` would be ambiguous for anyone who opens it; "
                 "choose another file name, e.g. stedi_warehouse.duckdb"
             )
+
+    def check(self) -> None:
+        """An existing file is opened for writing (another process holding it fails here, naming itself);
+        a new one needs a folder this process can create it in."""
+        if self.path.exists():
+            super().check()
+            return
+        folder = next(p for p in (self.path.parent, *self.path.parent.parents) if p.exists())
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise WarehouseUnavailableError(f"cannot create the warehouse {self.path}: {folder} is not a folder this "
+                                            "user can write in")
 
     def connect(self, read_only: bool = False) -> Any:
         import duckdb
@@ -110,7 +143,9 @@ class PostgresBackend(Backend):
     def connect(self, read_only: bool = False) -> Any:
         import psycopg
 
-        return psycopg.connect(self.url)
+        password = None if urlparse(self.url).password else warehouse_password("PGPASSWORD")
+        return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S,
+                               **({"password": password} if password else {}))
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)}) on commit drop")
@@ -136,10 +171,12 @@ class RedshiftBackend(Backend):
     def connect(self, read_only: bool = False) -> Any:
         import redshift_connector
 
-        password = _required_env("REDSHIFT_PASSWORD", "the Redshift user's password")
-        return redshift_connector.connect(
-            host=self.host, port=self.port, database=self.database, user=self.user, password=password
-        )
+        password = warehouse_password("REDSHIFT_PASSWORD")
+        if not password:
+            raise WarehouseConfigError("REDSHIFT_PASSWORD is not set, nor the Prefect Secret block "
+                                       f"{WAREHOUSE_PASSWORD_BLOCK!r}: one must hold the Redshift user's password")
+        return redshift_connector.connect(host=self.host, port=self.port, database=self.database, user=self.user,
+                                          password=password, timeout=CONNECT_TIMEOUT_S)
 
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
         cursor.execute(self.copy_statement(staging, gold_path))
@@ -173,13 +210,27 @@ class _DuckDBConnection:
         self._connection.close()
 
 
-def masked(url: str) -> str:
-    """`url` with its password, if any, as `***`: what may be printed, logged or stored."""
-    parsed = urlparse(url)
-    if parsed.password:
-        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-        return urlunparse(parsed._replace(netloc=netloc))
-    return url
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed load may pass when tried again: a lost connection, a file another process holds for
+    a moment, a server shutting down or out of resources. SQL errors, failed checks and refused logins fail
+    the same way every time: they are not retried."""
+    drivers = sys.modules  # a driver never imported raised nothing
+    if "duckdb" in drivers and isinstance(error, drivers["duckdb"].Error):
+        return isinstance(error, drivers["duckdb"].IOException) and "Could not set lock" in str(error)
+    if "psycopg" in drivers and isinstance(error, drivers["psycopg"].Error):
+        state = getattr(error, "sqlstate", None)
+        # 08: connection exception, 40: rollbacks (deadlock, serialization), 53: insufficient resources,
+        # 57: operator intervention (shutdown); none at all: the connection was lost before any answer
+        return isinstance(error, drivers["psycopg"].OperationalError) and (
+            state is None or state[:2] in ("08", "40", "53", "57"))
+    if "redshift_connector" in drivers and isinstance(error, drivers["redshift_connector"].Error):
+        return isinstance(error, drivers["redshift_connector"].InterfaceError)  # the network, not the SQL
+    return isinstance(error, (ConnectionError, TimeoutError))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:
@@ -188,7 +239,7 @@ def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:
                 "redshift": RedshiftBackend}
     if scheme not in backends:
         raise WarehouseConfigError(
-            f"unsupported warehouse URL {masked(url)!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "
+            f"unsupported warehouse URL {masked_url(url)!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "
             "or redshift://USER@HOST:PORT/DB"
         )
     return backends[scheme](url, schema)

@@ -79,7 +79,7 @@ def test_the_catalog_has_every_zone_with_its_columns_format_and_location(aws, ta
     lake, landing = f"s3://{aws.bucket}/prod/lake", f"s3://{aws.bucket}/prod/landing"
     expected = {"customer_landing", "accelerometer_landing", "step_trainer_landing",
                 "bronze_customer", "bronze_accelerometer", "bronze_step_trainer",
-                "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer",
+                "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer", "quarantine_files",
                 "customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
                 "step_trainer_trusted", "machine_learning_curated"} | {f"gold_{t.name}" for t in load_catalog().tables}
     assert set(tables) == expected
@@ -99,6 +99,10 @@ def test_the_catalog_has_every_zone_with_its_columns_format_and_location(aws, ta
     assert [name for name, _ in columns] == load_catalog().table("customers").column_names
     assert ("customer_key", "varchar(64)") in columns and ("is_birth_date_implausible", "boolean") in columns
     assert location == f"{lake}/gold/customers/"
+    assert described("quarantine_files") == (
+        [("source", "string"), ("path", "string"), ("rule", "string"), ("detail", "string"), ("size_bytes", "bigint"),
+         ("_ingest_run_id", "string"), ("_ingested_at", "string")],
+        f"{lake}/quarantine/files/", "org.openx.data.jsonserde.JsonSerDe")
     assert described("bronze_step_trainer")[0][-4:] == [("_extra_fields", "map<string,string>"),
                                                          ("_source_file", "string"), ("_ingest_run_id", "string"),
                                                          ("_ingested_at", "timestamp")]
@@ -111,6 +115,25 @@ def test_the_cli_deploys_and_reports_a_second_deploy_as_unchanged(aws, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "0 changed" in out and "created" not in out and "updated" not in out
+
+
+def test_a_dry_run_shows_what_a_deploy_would_change_and_changes_nothing(aws, capsys):
+    argv = ["deploy", "glue", "--bucket", aws.bucket, "--prefix", "prod", "--role-arn", ROLE_ARN]
+    assert main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would be created  job       stedi-bronze" in out and "would be created  database  stedi" in out
+    assert out.rstrip().endswith("unchanged; landing s3://stedi-test/prod/landing, lake s3://stedi-test/prod/lake; "
+                                 "nothing was changed (--dry-run)")
+    assert aws.glue.get_jobs()["Jobs"] == [] and "Contents" not in aws.s3.list_objects_v2(Bucket=aws.bucket)
+    assert aws.glue.get_databases()["DatabaseList"] == []
+
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--workers", "4", "--dry-run"]) == 0  # after a deploy: only what differs
+    out = capsys.readouterr().out
+    assert {line.split()[-1] for line in out.splitlines() if line.startswith("would be updated")} == {
+        "stedi-bronze", "stedi-silver", "stedi-gold"}
+    assert aws.glue.get_job(JobName="stedi-silver")["Job"]["NumberOfWorkers"] == 2
 
 
 def test_the_package_is_byte_identical_for_identical_code():
@@ -165,3 +188,20 @@ def test_a_missing_catalog_database_is_an_error_not_a_silent_skip(aws, target):
 
     with pytest.raises(CatalogMissingError, match="no database 'analytics'.*STEDI_GLUE_DATABASE"):
         follow_zones(aws.glue, "analytics", target.landing_uri, target.lake_uri, ["silver"])
+
+
+def test_the_catalog_marks_every_table_and_column_holding_personal_data(aws, target):
+    deploy(target, aws.s3, aws.glue)
+    tables = {t["Name"]: t for t in aws.glue.get_tables(DatabaseName="stedi")["TableList"]}
+    marked = {name for name, t in tables.items() if t["Parameters"]["stedi.pii"] == "true"}
+    # emails, names, phones and birthdays: the landing and bronze of customers and readings, every quarantine
+    # (raw lines as delivered), the trusted silver tables, and gold's customers; nothing analysts read
+    assert marked == {"customer_landing", "accelerometer_landing", "bronze_customer", "bronze_accelerometer",
+                      "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer",
+                      "customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
+                      "step_trainer_trusted", "gold_customers"}
+    assert tables["gold_customers"]["Parameters"]["stedi.pii_columns"] == (
+        "customer_email,customer_name,phone_number,birth_date")
+    columns = {c["Name"]: c for c in tables["gold_customers"]["StorageDescriptor"]["Columns"]}
+    assert columns["customer_email"]["Parameters"] == {"stedi.pii": "true"} and "Parameters" not in columns["customer_key"]
+    assert {"machine_learning_curated", "gold_accelerometer_readings", "gold_step_trainer_readings"} <= set(tables) - marked

@@ -73,6 +73,7 @@ def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, s
     summary = json.loads((tmp_path / "lake" / "_reports" / str(state.state_details.flow_run_id) / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["error"].startswith("QuarantineThresholdError: ")
     assert summary["sources"]["accelerometer"] | {"flagged": None, "extra_fields": None} == {
+        "files": {"landing": 1, "read": 1, "quarantined": {}}, "quarantined_files": [], "skipped": [],
         "landing": 3, "accepted": None, "filtered": {}, "quarantined": {"malformed_json": 2},
         "flagged": None, "extra_fields": None}
     assert summary["sources"]["step_trainer"]["filtered"] == {"duplicate_record": 4}
@@ -97,6 +98,50 @@ def test_a_run_on_a_lake_another_run_holds_fails_at_once(prefect_api, tmp_path):
     with pytest.raises(lake.LakeBusyError, match="being written by run the-first-run"):
         state.result()
     assert not (tmp_path / "lake" / "_zones").exists()  # nothing was written
+
+
+def test_a_warehouse_url_holding_a_password_is_refused_as_a_flow_parameter(prefect_api, tmp_path):
+    """Prefect stores a flow run's parameters: a password in one would sit in its database."""
+    from flows.stedi_lakehouse import stedi_lakehouse
+    from stedi.settings import SettingsError
+
+    state = stedi_lakehouse(lake=str(tmp_path / "lake"), warehouse="postgresql://loader:hunter22@db:5432/x",
+                            runner="local", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(SettingsError, match=r"^the warehouse URL postgresql://loader:\*\*\*@db:5432/x holds a password"):
+        state.result()
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_deterministic_warehouse_error_is_not_retried(prefect_api, tmp_path):
+    """Gold that is no Parquet fails the load the same way every time: the task runs once, not three times."""
+    import anyio
+    from prefect import flow, get_client
+
+    from stedi import lake
+    from stedi.warehouse.catalog import load_catalog
+    from tasks.warehouse import load_warehouse
+
+    gold = lake.Zone(str(tmp_path / "lake"), "gold", "run-1")
+    for table in load_catalog().tables:
+        Path(gold.path(table.name)).mkdir(parents=True)
+        (Path(gold.path(table.name)) / "part-0.parquet").write_text("not parquet")
+    gold.publish()
+
+    states = []
+
+    @flow
+    def load_once() -> None:
+        states.append(load_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", str(tmp_path / "lake"), {}, return_state=True))
+
+    load_once()
+    state = states[0]
+
+    async def run_count() -> int:
+        async with get_client() as client:
+            return (await client.read_task_run(state.state_details.task_run_id)).run_count
+
+    assert state.is_failed() and anyio.run(run_count) == 1
 
 
 def run_on_glue(aws, monkeypatch):

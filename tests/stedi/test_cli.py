@@ -1,5 +1,6 @@
 """The CLI's contract with its users: options, one-line errors, exit codes."""
 
+import re
 import subprocess
 import sys
 
@@ -31,3 +32,43 @@ def test_bad_invocation_is_a_one_line_error_with_exit_2(args, message):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert result.stdout == ""
+
+
+def test_version_names_the_release_and_the_engines_it_runs_on():
+    from importlib.metadata import version
+
+    result = stedi("--version")
+    assert result.returncode == 0
+    assert result.stdout == (f"stedi {version('stedi-lakehouse')} (pyspark {version('pyspark')}, prefect "
+                             f"{version('prefect')}, Python {sys.version.split()[0]})\n")
+
+
+@pytest.mark.parametrize("args", [["run", "--keep-runs", "0"], ["run", "--quarantine-threshold", "1.5"],
+                                  ["run", "--quiet", "--verbose"]])
+def test_settings_out_of_range_are_refused_before_any_work(args):
+    result = stedi(*args)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_doctor_says_what_is_ready_and_what_to_fix(tmp_path):
+    from stedi.prefect_api import free_port
+
+    ready = stedi("doctor", "--lake", str(tmp_path / "lake"), "--warehouse", f"duckdb:///{tmp_path}/w.duckdb")
+    assert ready.returncode == 0, ready.stdout
+    for name in ("python", "java", "package", "settings", "landing", "lake", "pseudonyms", "warehouse", "prefect"):
+        assert f"\nok    {name}" in "\n" + ready.stdout, name
+    assert ready.stdout.endswith("stedi doctor: ready to run\n")
+    assert not (tmp_path / "lake").exists() and not (tmp_path / "w.duckdb").exists()  # nothing is created
+
+    broken = tmp_path / "landing"
+    (broken / "customer" / "landing").mkdir(parents=True)
+    (broken / "customer" / "landing" / "c.json.gz").write_bytes(b"not gzip")
+    url = f"postgresql://postgres:hunter22@127.0.0.1:{free_port()}/postgres"
+    failing = stedi("doctor", "--landing", str(broken), "--lake", str(tmp_path / "lake"), "--warehouse", url)
+    assert failing.returncode == 1
+    assert re.search(r"^warn  landing       customer: 0 files to read in \S+; would quarantine 1 \(not_gzip 1\)$",
+                     failing.stdout, re.M)
+    assert re.search(r"^FAIL  warehouse     cannot connect to the warehouse postgresql://postgres@127.0.0.1:\d+/postgres",
+                     failing.stdout, re.M)
+    assert "hunter22" not in failing.stdout + failing.stderr
+    assert failing.stdout.endswith("stedi doctor: something must be fixed (FAIL above)\n")

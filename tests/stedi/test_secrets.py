@@ -1,6 +1,10 @@
+import os
+import stat
+
 import pytest
 
-from stedi.secrets import SECRET_ENV, MissingSecretError, provide, pseudonym_secret
+from stedi import secrets
+from stedi.secrets import KEY_FILE_ENV, SECRET_ENV, MissingSecretError, provide, pseudonym_secret
 
 
 @pytest.fixture(autouse=True)
@@ -16,9 +20,56 @@ def test_a_lake_that_is_not_local_needs_the_secret():
         pseudonym_secret(local=False)
 
 
-def test_local_runs_fall_back_to_a_marked_development_secret():
-    secret, is_development = pseudonym_secret(local=True)
-    assert secret and is_development
+def test_local_runs_fall_back_to_this_machines_own_key_marked_as_local(monkeypatch, tmp_path):
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "config" / "stedi" / "pseudonym-key"))
+    secret, is_local = pseudonym_secret(local=True, lake=str(tmp_path / "lake"))
+    assert is_local and len(secret) == 64 and int(secret, 16)  # 256 random bits, as hex
+    assert pseudonym_secret(local=True)[0] == secret  # made once, then kept
+
+
+def test_the_local_key_is_made_at_random_owner_only_in_the_users_config(monkeypatch, tmp_path):
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    keys = []
+    for user in ("ann", "bo"):
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / user))
+        keys.append(secrets.local_key())
+        path = tmp_path / user / "stedi" / "pseudonym-key"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert keys[0] != keys[1]  # no key is written in the code: every machine makes its own
+
+
+def test_a_local_key_others_can_read_is_refused(monkeypatch, tmp_path):
+    path = tmp_path / "pseudonym-key"
+    monkeypatch.setenv(KEY_FILE_ENV, str(path))
+    secrets.local_key()
+    path.chmod(0o644)
+    with pytest.raises(MissingSecretError, match=rf"{path} is readable by others \(mode -rw-r--r--\): run `chmod 600"):
+        secrets.local_key()
+
+
+def test_a_local_key_inside_the_lake_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "lake" / "key"))
+    with pytest.raises(MissingSecretError, match="lies inside the lake"):
+        pseudonym_secret(local=True, lake=str(tmp_path / "lake"))
+    assert not (tmp_path / "lake" / "key").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "stripped", "password"),
+    [
+        ("postgresql://loader:s3cr%40t@db:5432/x", "postgresql://loader@db:5432/x", "s3cr@t"),  # URL-encoded
+        ("redshift://loader@cluster:5439/db", "redshift://loader@cluster:5439/db", None),
+        ("duckdb:///./warehouse/w.duckdb", "duckdb:///./warehouse/w.duckdb", None),
+    ],
+)
+def test_a_password_is_taken_out_of_a_url(url, stripped, password):
+    assert secrets.without_password(url) == (stripped, password)
+
+
+def test_every_known_secret_and_any_url_password_is_masked():
+    secrets.register("key-material-123")
+    text = "key-material-123 in postgresql://u:other-pw@h/db and redshift://loader:xyz@c:5439/d"
+    assert secrets.redact(text) == "*** in postgresql://u:***@h/db and redshift://loader:***@c:5439/d"
 
 
 @pytest.mark.parametrize("source", ["environment", "prefect block"])

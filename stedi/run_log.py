@@ -1,0 +1,144 @@
+"""Where a `stedi` command's messages go: one line each on the terminal, everything in a log file.
+
+The terminal shows Prefect's progress lines and, for a failure, one line that says what and where;
+the log file holds every record in full, tracebacks included, and the Spark JVM's warnings and errors
+(stedi/log4j2.properties). `--verbose` shows tracebacks and the JVM's warnings on the terminal too;
+`--quiet` shows nothing but the final error line. Every handler, the one that sends logs to Prefect's
+API included, masks the secrets the run knows (stedi.secrets.redact).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Verbosity = Literal["quiet", "normal", "verbose"]
+LOGS_DIR = "_logs"  # <lake>/_logs/<started>-<pid>/, pruned with the run reports (stedi/lake.py, prune_runs)
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """The log files of one `stedi` command."""
+
+    folder: Path
+    verbosity: Verbosity = "normal"
+
+    @property
+    def python(self) -> Path:
+        return self.folder / "stedi.log"
+
+    @property
+    def spark(self) -> Path:
+        return self.folder / "spark.log"
+
+    @property
+    def spark_console_level(self) -> str:
+        return "warn" if self.verbosity == "verbose" else "off"
+
+    def record(self, error: BaseException) -> None:
+        """Write `error` with its traceback to the log file (and, with --verbose, to the terminal)."""
+        from stedi.secrets import redact
+
+        text = redact("".join(traceback.format_exception(error)))
+        with self.python.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+        if self.verbosity == "verbose":
+            sys.stderr.write(text)
+
+
+def log_root(lake: str) -> Path:
+    """Where a command's logs go: beside the lake's run reports for a local lake, else this user's state."""
+    from stedi.lake import is_local
+
+    if is_local(lake):
+        return Path(lake.removeprefix("file://")) / LOGS_DIR
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "stedi" / LOGS_DIR
+
+
+def new_run_log(lake: str, verbosity: Verbosity) -> RunLog:
+    folder = log_root(lake) / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunLog(folder, verbosity)
+
+
+def prune(lake: str, keep: int) -> list[Path]:
+    """Remove the logs of all `stedi` commands on `lake` but the `keep` newest; returns what went. A
+    folder's name starts with the command's start in UTC, so names sort by age. Called by the run that
+    holds the lake, whose own log is among the newest."""
+    root = log_root(lake)
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
+
+
+class OneLineFormatter(logging.Formatter):
+    """Formats as `inner` does, without the traceback, and only the first line of a long message."""
+
+    def __init__(self, inner: logging.Formatter | None, log: RunLog) -> None:
+        super().__init__()
+        self.inner, self.log = inner or logging.Formatter(), log
+
+    def format(self, record: logging.LogRecord) -> str:
+        brief = logging.makeLogRecord(record.__dict__)
+        text = record.getMessage()
+        lines = text.strip().splitlines() or [""]
+        detail = record.exc_info is not None or len(lines) > 1
+        brief.msg, brief.args, brief.exc_info, brief.exc_text, brief.stack_info = lines[0], None, None, None, None
+        formatted = self.inner.format(brief)
+        return f"{formatted} (details: {self.log.python})" if detail else formatted
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as `inner` does, then masks every secret the run knows."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        from stedi.secrets import redact
+
+        return redact(self.inner.format(record))
+
+
+def configure(log: RunLog) -> None:
+    """Route this process's logging as the module docstring says; call after Prefect set up its logging."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from prefect.logging.formatters import PrefectFormatter
+
+    file_handler = logging.FileHandler(log.python, encoding="utf-8")
+    file_handler.setFormatter(PrefectFormatter(  # as on the terminal, with the date and every detail
+        format="%(asctime)s %(levelname)-7s %(name)s - %(message)s",
+        flow_run_fmt="%(asctime)s %(levelname)-7s Flow run %(flow_run_name)r - %(message)s",
+        task_run_fmt="%(asctime)s %(levelname)-7s Task run %(task_run_name)r - %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(file_handler)
+    for name in ("stedi", "flows", "tasks", "schemas", "deployments"):  # the project's own records, INFO up
+        logging.getLogger(name).setLevel(logging.INFO)
+    for handler in _all_handlers():
+        if isinstance(handler, PrefectConsoleHandler):
+            if log.verbosity == "quiet":
+                handler.setLevel(logging.CRITICAL + 1)
+            elif log.verbosity == "normal":
+                handler.setFormatter(OneLineFormatter(handler.formatter, log))
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter))
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger(), *[logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)]]
+    seen: dict[int, logging.Handler] = {}
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            seen.setdefault(id(handler), handler)
+    return list(seen.values())
