@@ -202,7 +202,7 @@ def _put_database(glue: Any, database: str, dry_run: bool = False) -> Change:
         if not dry_run:
             glue.create_database(DatabaseInput={"Name": database, "Description": "STEDI lakehouse: every zone"})
         return Change("created", "database", database, dry_run)
-    return Change("unchanged", "database", database)
+    return Change("unchanged", "database", database, dry_run)
 
 
 def _put_table(glue: Any, database: str, table_input: dict[str, Any], dry_run: bool = False) -> Change:
@@ -214,7 +214,7 @@ def _put_table(glue: Any, database: str, table_input: dict[str, Any], dry_run: b
             glue.create_table(DatabaseName=database, TableInput=table_input)
         return Change("created", "table", name, dry_run)
     if _same_table(current, table_input):
-        return Change("unchanged", "table", name)
+        return Change("unchanged", "table", name, dry_run)
     if not dry_run:
         glue.update_table(DatabaseName=database, TableInput=table_input)
     return Change("updated", "table", name, dry_run)

@@ -16,5 +16,7 @@ class Change:
     dry_run: bool = False  # compared only: `action` is what a deploy would do
 
     def __str__(self) -> str:
-        action = f"would be {self.action}" if self.dry_run and self.action != "unchanged" else self.action
-        return f"{action:9}  {self.kind:8}  {self.name}"
+        if self.dry_run:  # every line of a dry run says what would be done, in the same columns
+            action = self.action if self.action == "unchanged" else f"would be {self.action}"
+            return f"{action:16}  {self.kind:8}  {self.name}"
+        return f"{self.action:9}  {self.kind:8}  {self.name}"

@@ -145,7 +145,7 @@ def _put_if_changed(s3: Any, bucket: str, key: str, body: bytes, dry_run: bool =
             raise
         stored = None
     if stored == digest:
-        return Change("unchanged", "object", name)
+        return Change("unchanged", "object", name, dry_run)
     if not dry_run:
         s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
     return Change("created" if stored is None else "updated", "object", name, dry_run)
@@ -160,7 +160,7 @@ def _put_job(glue: Any, definition: dict[str, Any], dry_run: bool = False) -> Ch
             glue.create_job(**definition)
         return Change("created", "job", name, dry_run)
     if all(current.get(field) == value for field, value in definition.items()):
-        return Change("unchanged", "job", name)
+        return Change("unchanged", "job", name, dry_run)
     if not dry_run:
         update = {field: value for field, value in definition.items() if field != "Name"}
         glue.update_job(JobName=name, JobUpdate=update)

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from stedi import run_log, secrets
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
-from stedi.lake import is_local, prune_runs
+from stedi.lake import prune_runs
 from stedi.secrets import SECRET_ENV, WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
 from stedi.settings import Settings, SettingsError
 from stedi.summary import RunFailed, build_summary
@@ -48,6 +48,7 @@ def stedi_lakehouse(
         keep_runs: how many runs' reports the lake keeps (default 30), this one's included
     Unset values come from STEDI_* environment variables, then the runner's defaults.
     """
+    run_log.mask_secrets()  # in a worker's flow runs too, not only under `stedi run`
     if warehouse and without_password(warehouse)[1] is not None:  # Prefect has stored it with the parameters
         raise SettingsError(
             f"the warehouse URL {masked_url(warehouse)} holds a password, and Prefect stores flow parameters in its "
@@ -77,20 +78,16 @@ def stedi_lakehouse(
         secrets.provide(secrets.load_from_prefect())
     with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
         try:
-            if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
-                check_warehouse(settings.warehouse)
             return run_zones(args, settings)
         finally:
             prune_reports(settings, run_id)
 
 
 def prune_reports(settings: Settings, run_id: str) -> None:
-    """Keep the reports (and, for a local lake, the `stedi` logs) of the newest `keep_runs` runs;
-    housekeeping never fails a run."""
+    """Keep the reports and the `stedi` logs of the newest `keep_runs` runs; housekeeping never fails a run."""
     try:
         removed = prune_runs(settings.lake, settings.keep_runs, current=run_id)
-        if is_local(settings.lake):
-            run_log.prune(settings.lake, settings.keep_runs)
+        run_log.prune(settings.lake, settings.keep_runs)
     except Exception as error:
         get_run_logger().warning("old run reports were not removed: %s", one_line(error))
         return
@@ -105,6 +102,8 @@ def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
     reports: dict[str, dict[str, Any]] = {}
     loaded = None
     try:
+        if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
+            check_warehouse(settings.warehouse)
         reports["bronze"] = bronze = ingest_landing(args, settings.runner)
         check_quarantine(bronze, settings.quarantine_threshold, settings.lake)
         reports["silver"] = silver = curate_silver(args, settings.runner)

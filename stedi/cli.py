@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlparse
 
 from stedi import generate
 from stedi.settings import (
@@ -24,6 +23,7 @@ from stedi.settings import (
     Settings,
     SettingsError,
 )
+from stedi.secrets import move_password_to_environment
 from stedi.text import one_line
 from stedi.transforms.silver import CONSENT_POLICIES
 
@@ -304,31 +304,13 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-# Where a password written in a warehouse URL goes instead, for the load to find (stedi/secrets.py).
-_PASSWORD_ENV = {"postgresql": "PGPASSWORD", "postgres": "PGPASSWORD", "redshift": "REDSHIFT_PASSWORD"}
-
-
-def _password_out_of(url: str) -> str:
-    """`url` without its password; the password is masked from now on and handed to the load through the
-    environment, so that it never reaches the flow's parameters (which Prefect stores), logs or summaries."""
-    from stedi.secrets import register, without_password
-
-    stripped, password = without_password(url)
-    if password is not None:
-        register(password)
-        scheme = urlparse(url).scheme
-        if scheme in _PASSWORD_ENV:
-            os.environ[_PASSWORD_ENV[scheme]] = password
-    return stripped
-
-
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     landing = args.landing or SAMPLE_LANDING
     if not Path(landing).is_dir():
         parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
     try:
         settings = Settings.resolve(
-            runner="local", landing=landing, lake=args.lake, warehouse=_password_out_of(args.warehouse),
+            runner="local", landing=landing, lake=args.lake, warehouse=move_password_to_environment(args.warehouse),
             consent_policy=args.consent_policy, allow_empty=args.allow_empty,
             quarantine_threshold=args.quarantine_threshold, keep_runs=args.keep_runs,
         )
@@ -337,6 +319,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from stedi import run_log
     from stedi.prefect_api import start_temporary_api
+    from stedi.secrets import redact
     from stedi.spark import JavaMissingError, JvmLog, require_java, start_session_in_background
 
     try:
@@ -371,7 +354,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
         failure.summary["log"] = str(log.folder)
         if args.verbosity != "quiet":
-            print(render(failure.summary))
+            print(redact(render(failure.summary)))
         _fail(log, f"stedi run: failed: {failure}")
         _write_summary(args.summary, failure.summary)
         return EXIT_FAILED
@@ -382,7 +365,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     summary["log"] = str(log.folder)
     if args.verbosity != "quiet":
-        print(render(summary))
+        print(redact(render(summary)))
     return 0 if _write_summary(args.summary, summary) else EXIT_FAILED
 
 

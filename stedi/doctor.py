@@ -6,7 +6,6 @@ the last two what to do about it. Nothing is written: no lake, no key, no wareho
 
 from __future__ import annotations
 
-import fcntl
 import os
 import platform
 import shutil
@@ -97,11 +96,11 @@ def _packages() -> Iterator[Check]:
 
 
 def _settings(options: dict[str, Any]) -> Any:
-    from stedi.secrets import without_password
+    from stedi.secrets import move_password_to_environment
     from stedi.settings import Settings
 
     return Settings.resolve(runner="local", landing=options["landing"], lake=options["lake"],
-                            warehouse=without_password(options["warehouse"])[0],
+                            warehouse=move_password_to_environment(options["warehouse"]),
                             consent_policy=options["consent_policy"])
 
 
@@ -130,7 +129,7 @@ def _landing(landing: str) -> Iterator[Check]:
 
 
 def _lake(lake: str) -> Check:
-    from stedi.lake import is_local
+    from stedi.lake import is_local, lock_holder
 
     if not is_local(lake):
         return Check("FAIL", "lake", f"{lake}: `stedi run` writes local lakes; s3:// lakes are the glue "
@@ -140,22 +139,10 @@ def _lake(lake: str) -> Check:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         return Check("FAIL", "lake", f"{lake}: {existing} is not a folder this user can write in",
                      "choose another --lake, or fix the folder's permissions")
-    holder = _lock_holder(root / ".lock")
+    holder = lock_holder(lake)
     if holder:
         return Check("warn", "lake", f"{lake} is being written by {holder}", "wait for that run to end")
     return Check("ok", "lake", f"{lake} ({'exists' if root.exists() else 'created by the first run'})")
-
-
-def _lock_holder(lock: Path) -> str | None:
-    if not lock.is_file():
-        return None
-    with lock.open("r") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return handle.read().strip() or "another run"
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
 
 
 def _pseudonym_key(lake: str) -> Check:

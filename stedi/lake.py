@@ -293,6 +293,25 @@ class LakeBusyError(RuntimeError):
     """Another run is writing the lake."""
 
 
+_LOCK = ".lock"
+
+
+def lock_holder(lake_root: str) -> str | None:
+    """Who holds a local lake's lock now (`run <id> (pid ..., since ...)`), or None: for `stedi doctor`."""
+    import fcntl
+
+    path = _local(lake_root) / _LOCK
+    if not is_local(lake_root) or not path.is_file():
+        return None
+    with path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another run"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 @contextlib.contextmanager
 def lock(lake_root: str, run_id: str) -> Iterator[None]:
     """Hold the lake for one run: a second run on the same lake fails at once, naming the first.
@@ -308,7 +327,7 @@ def lock(lake_root: str, run_id: str) -> Iterator[None]:
 
     root = _local(lake_root)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+") as handle:
+    with open(root / _LOCK, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

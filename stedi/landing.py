@@ -77,23 +77,20 @@ class SourceFiles:
     read: list[LandingFile] = field(default_factory=list)
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     skipped: list[SkippedEntry] = field(default_factory=list)
+    delivered: int = 0  # files met while walking the folder, each to end up read or quarantined
 
     @property
     def paths(self) -> list[str]:
         return [f.path for f in self.read]
 
-    @property
-    def landed(self) -> int:
-        """Files delivered: read or quarantined (skipped entries are not landing files)."""
-        return len(self.read) + len(self.quarantined)
-
     def report(self) -> dict[str, Any]:
-        """The run report's `files` figures: every file delivered is read or quarantined."""
+        """The run report's `files` figures: every file delivered (`landing`, counted as the walk met it) is
+        read or quarantined, which the run's accounting checks (skipped entries are not landing files)."""
         by_rule: dict[str, int] = {}
         for problem in self.quarantined:
             by_rule[problem.rule] = by_rule.get(problem.rule, 0) + 1
         return {
-            "landing": self.landed,
+            "landing": self.delivered,
             "read": len(self.read),
             "quarantined": dict(sorted(by_rule.items())),
             "quarantined_files": [asdict(q) for q in self.quarantined],
@@ -102,18 +99,24 @@ class SourceFiles:
 
 
 def inspect_source(folder: str) -> SourceFiles:
-    """Walk `folder` (local or s3://), sort each entry into read, quarantined or skipped; [] if missing."""
+    """Walk `folder` (local or s3://), sort each entry into read, quarantined or skipped; a folder that
+    does not exist has no entries."""
     found = SourceFiles(folder)
-    walk = _walk_s3 if folder.startswith("s3://") else _walk_local
+    if folder.startswith("s3://"):
+        s3 = _s3()  # one client for the folder: each makes a session of its own
+        walk, check = (lambda root: _walk_s3(s3, root)), (lambda candidate: _check_s3(s3, candidate))
+    else:
+        walk, check = _walk_local, _check_local
     candidates = []
     for entry in walk(folder):
         if isinstance(entry, SkippedEntry):
             found.skipped.append(entry)
-        elif isinstance(entry, QuarantinedFile):
+            continue
+        found.delivered += 1
+        if isinstance(entry, QuarantinedFile):
             found.quarantined.append(entry)
         else:
             candidates.append(entry)
-    check = _check_s3 if folder.startswith("s3://") else _check_local
     with ThreadPoolExecutor(max_workers=_CHECKERS, thread_name_prefix="landing-check") as pool:
         for candidate, problem in zip(candidates, pool.map(check, candidates), strict=True):
             (found.quarantined if problem else found.read).append(problem or candidate)
@@ -184,10 +187,10 @@ def _special_kind(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
-def _walk_s3(folder: str) -> Iterator[Entry]:
+def _walk_s3(s3: Any, folder: str) -> Iterator[Entry]:
     parsed = urlparse(folder)
     bucket, prefix = parsed.netloc, parsed.path.lstrip("/").rstrip("/") + "/"
-    pages = _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
             key = item["Key"]
@@ -214,17 +217,17 @@ def _check_local(candidate: LandingFile) -> QuarantinedFile | None:
     return _check(candidate, open_file)
 
 
-def _check_s3(candidate: LandingFile) -> QuarantinedFile | None:
+def _check_s3(s3: Any, candidate: LandingFile) -> QuarantinedFile | None:
     parsed = urlparse(candidate.path)
 
     def open_object() -> IO[bytes]:
-        return _s3().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+        return s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
 
     return _check(candidate, open_object)
 
 
 def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> QuarantinedFile | None:
-    name = candidate.path.rsplit("/", 1)[-1].lower()
+    name = candidate.path.rsplit("/", 1)[-1]
 
     def problem(rule: str, detail: str) -> QuarantinedFile:
         return QuarantinedFile(candidate.path, rule, detail, candidate.size)
@@ -232,17 +235,18 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Quaran
     if ":" in candidate.path.removeprefix("s3://"):
         return problem(UNSUPPORTED_FILE_NAME, "Spark's file reader cannot open a path holding ':' (Hadoop reads "
                                               "what comes before it as a scheme); rename the file or folder")
-    if name.endswith(UNSUPPORTED_SUFFIXES):
+    if name.lower().endswith(UNSUPPORTED_SUFFIXES):
         return problem(UNSUPPORTED_COMPRESSION, f"{name.rsplit('.', 1)[-1]} is not read; deliver JSON lines, "
                                                 "plain or gzip (.gz)")
     try:
         with contextlib.closing(open_file()) as stream:
             head = stream.read(len(GZIP_MAGIC))
-            named_gzip = name.endswith(".gz")
+            named_gzip = name.endswith(".gz")  # as Spark chooses the codec: by this suffix, in lower case
             if named_gzip and head and head != GZIP_MAGIC:
                 return problem(NOT_GZIP, "named .gz, but its bytes are not gzip data")
             if not named_gzip and head == GZIP_MAGIC:
-                return problem(GZIP_WITHOUT_SUFFIX, "gzip data in a file not named .gz: rename it to end in .gz")
+                return problem(GZIP_WITHOUT_SUFFIX, "gzip data in a file whose name does not end in .gz (in lower "
+                                                    "case), which Spark would read as text: rename it")
             if named_gzip and head:
                 failure = gzip_problem(head, stream)
                 return problem(*failure) if failure else None
@@ -256,16 +260,17 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Quaran
 def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
     """Decompress a gzip stream to its end, as Spark would, discarding the text: (rule, detail) if it is
     corrupt (bad data, a checksum or length that does not match, bytes after the last member) or
-    truncated, None if Spark can read it whole. Concatenated members are one stream, as gzip says."""
+    truncated, None if Spark can read it whole. Concatenated members are one stream, as gzip says.
+    At most _CHUNK bytes of text are held at a time, however much a chunk expands."""
     decompressor = zlib.decompressobj(wbits=31)
     pending = head
     while True:
         while pending:
             try:
-                decompressor.decompress(pending)
+                decompressor.decompress(pending, _CHUNK)
             except zlib.error as error:
                 return CORRUPT_GZIP, f"not valid gzip data: {error}"
-            pending = b""
+            pending = decompressor.unconsumed_tail
             if decompressor.eof:
                 pending = decompressor.unused_data
                 if pending:  # the next member
@@ -274,6 +279,11 @@ def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
         if not chunk:
             break
         pending = chunk
+    try:  # text the last call held back for want of room, until the member's end
+        while not decompressor.eof and decompressor.decompress(b"", _CHUNK):
+            pass
+    except zlib.error as error:
+        return CORRUPT_GZIP, f"not valid gzip data: {error}"
     if not decompressor.eof:
         return TRUNCATED_GZIP, "the gzip data ends before its last member does (an interrupted upload or copy?)"
     return None

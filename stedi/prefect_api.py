@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import contextvars
 import logging
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -67,36 +65,28 @@ class TemporaryAPI:
         with temporary_settings(updates={PREFECT_API_URL: self.url, "flows.heartbeat_frequency": None}):
             yield self
 
-    def keep_flow_runs(self, flow_name: str, keep: int) -> threading.Thread:
+    def keep_flow_runs(self, flow_name: str, keep: int) -> None:
         """Delete `flow_name`'s flow runs in this API's database but the `keep` - 1 newest, with their
-        artifacts (the server deletes their logs), so that the runs about to start make `keep`: the
-        database of a laptop's runs never grows without bound. In a thread of its own, beside the run;
-        housekeeping never fails a run."""
+        artifacts (the server deletes their logs), before the run about to start makes `keep`: the
+        database of a laptop's runs never grows without bound. Housekeeping never fails a run."""
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowFilter, FlowFilterName
+        from prefect.client.schemas.sorting import FlowRunSort
 
-        def prune() -> None:
-            from prefect.client.orchestration import get_client
-            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowFilter, FlowFilterName
-            from prefect.client.schemas.sorting import FlowRunSort
-
-            try:
-                with get_client(sync_client=True) as client:
-                    old = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-                                                sort=FlowRunSort.EXPECTED_START_TIME_DESC, offset=max(keep - 1, 0),
-                                                limit=200)
-                    if not old:
-                        return
-                    owned = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id for run in old]))
-                    for artifact in client.read_artifacts(artifact_filter=owned):
-                        client.delete_artifact(artifact.id)
-                    for run in old:
-                        client.delete_flow_run(run.id)
-            except Exception as error:  # the run matters, its housekeeping does not
-                logging.getLogger(__name__).warning("old flow runs were not removed: %s", error)
-
-        thread = threading.Thread(target=contextvars.copy_context().run, args=(prune,), name="keep-flow-runs",
-                                  daemon=True)
-        thread.start()
-        return thread
+        try:
+            with get_client(sync_client=True) as client:
+                old = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                            sort=FlowRunSort.EXPECTED_START_TIME_DESC, offset=max(keep - 1, 0),
+                                            limit=200)
+                if not old:
+                    return
+                owned = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id for run in old]))
+                for artifact in client.read_artifacts(artifact_filter=owned):
+                    client.delete_artifact(artifact.id)
+                for run in old:
+                    client.delete_flow_run(run.id)
+        except Exception as error:  # the run matters, its housekeeping does not
+            logging.getLogger(__name__).warning("old flow runs were not removed: %s", error)
 
     def stop(self) -> None:
         """Close the server's input, as this process's exit would: it shuts down, and is killed if stuck."""

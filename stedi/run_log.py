@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 Verbosity = Literal["quiet", "normal", "verbose"]
-LOGS_DIR = "_logs"  # <lake>/_logs/<started>-<pid>/, pruned with the run reports (stedi/lake.py, prune_runs)
+LOGS_DIR = "_logs"  # <lake>/_logs/<started>-<pid>/, pruned by the run holding the lake (`prune`)
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,29 @@ def new_run_log(lake: str, verbosity: Verbosity) -> RunLog:
 
 
 def prune(lake: str, keep: int) -> list[Path]:
-    """Remove the logs of all `stedi` commands on `lake` but the `keep` newest; returns what went. A
-    folder's name starts with the command's start in UTC, so names sort by age. Called by the run that
-    holds the lake, whose own log is among the newest."""
+    """Remove the logs of all `stedi` commands on `lake` but the `keep` newest, and never one of a command
+    still running (commands refused by the lake's lock meanwhile must not push out the running one's);
+    returns what went. A folder is named `<started, UTC>-<pid>`, so names sort by age."""
     root = log_root(lake)
     folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
-    for folder in folders[keep:]:
+    removed = [folder for folder in folders[keep:] if not _running(folder)]
+    for folder in removed:
         shutil.rmtree(folder, ignore_errors=True)
-    return folders[keep:]
+    return removed
+
+
+def _running(folder: Path) -> bool:
+    """Whether the command that writes `folder` still runs on this machine."""
+    pid = folder.name.rsplit("-", 1)[-1]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class OneLineFormatter(logging.Formatter):
@@ -131,6 +146,14 @@ def configure(log: RunLog) -> None:
                 handler.setLevel(logging.CRITICAL + 1)
             elif log.verbosity == "normal":
                 handler.setFormatter(OneLineFormatter(handler.formatter, log))
+    mask_secrets()
+
+
+def mask_secrets() -> None:
+    """Make every logging handler of this process (Prefect's API handler, which fills its database,
+    included) mask the secrets it knows (stedi.secrets.redact). The flow calls it too, for runs that a
+    worker starts; calling it again changes nothing."""
+    for handler in _all_handlers():
         if not isinstance(handler.formatter, RedactingFormatter):
             handler.setFormatter(RedactingFormatter(handler.formatter))
 

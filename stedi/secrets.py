@@ -74,6 +74,23 @@ def without_password(url: str) -> tuple[str, str | None]:
     return urlunparse(parsed._replace(netloc=netloc)), unquote(parsed.password)
 
 
+# Where a password written in a warehouse URL goes instead, for the load to find (warehouse_password).
+PASSWORD_ENV = {"postgresql": "PGPASSWORD", "postgres": "PGPASSWORD", "redshift": "REDSHIFT_PASSWORD"}
+
+
+def move_password_to_environment(url: str) -> str:
+    """`url` without its password; the password is masked from now on and handed to the load through this
+    process's environment, so that it never reaches a flow's parameters (which Prefect stores), logs or
+    summaries."""
+    stripped, password = without_password(url)
+    if password is not None:
+        register(password)
+        scheme = urlparse(url).scheme
+        if scheme in PASSWORD_ENV:
+            os.environ[PASSWORD_ENV[scheme]] = password
+    return stripped
+
+
 # The pseudonymisation key ---------------------------------------------------------------------------------
 _provided: str | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stedi.secrets import redact
 from stedi.text import format_counts, format_table
 
 SOURCE_TABLES = ("customer", "accelerometer", "step_trainer")
@@ -61,7 +62,7 @@ def build_summary(
     summary: dict[str, Any] = {"status": "failed" if error else "succeeded", "run_id": run_id,
                                "consent_policy": consent_policy}
     if error:
-        summary["error"] = error
+        summary["error"] = redact(error)
     summary |= {"tables": {}, "sources": {}, "contracts": {}, "warnings": []}
     if bronze is not None:
         summary["sources"] = {name: _source(name, bronze, silver) for name in SOURCE_TABLES}
@@ -80,6 +81,7 @@ def build_summary(
         summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
         summary["warnings"] += [f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
                                 for name in warehouse.get("recreated", [])]
+    summary["warnings"] = [redact(warning) for warning in summary["warnings"]]
     return summary
 
 
@@ -134,7 +136,7 @@ def render(summary: dict[str, Any]) -> str:
     lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
-        [name, _files(s.get("files")), f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]),
+        [name, describe_files(s.get("files")), f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]),
          format_counts(s["quarantined"])]
         for name, s in summary["sources"].items()
     ]
@@ -165,8 +167,8 @@ def _listed(source: str, what: str, entries: list[str]) -> list[str]:
     return lines
 
 
-def _files(files: dict[str, Any] | None) -> str:
-    """`9`, or `9 (1 quarantined)` when files were quarantined whole."""
+def describe_files(files: dict[str, Any] | None) -> str:
+    """`9`, or `9 (1 quarantined)` when files were quarantined whole; `-` before bronze measured them."""
     if not files:
         return "-"
     quarantined = sum(files["quarantined"].values())

@@ -8,6 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from stedi.summary import describe_files
 from stedi.text import format_counts
 
 ROWS_KEY = "stedi-rows"
@@ -29,7 +30,7 @@ def publish_run_report(summary: dict[str, Any]) -> None:
     rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
-        {"source": name, "files": _files(s.get("files")), "landing": s["landing"],
+        {"source": name, "files": describe_files(s.get("files")), "landing": s["landing"],
          "accepted": "-" if s["accepted"] is None else s["accepted"],
          "filtered": format_counts(s["filtered"], ": "),
          "quarantined": format_counts(s["quarantined"], ": "), "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
@@ -78,8 +79,3 @@ Warnings:{warnings}
 """,
     )
 
-
-def _files(files: dict[str, Any] | None) -> str:
-    if not files:
-        return "-"
-    return f"{files['read']} read" + (f", {format_counts(files['quarantined'], ': ')}" if files["quarantined"] else "")

@@ -94,11 +94,11 @@ def coerce(raw: Column, kind: Kind) -> Column:
 def _not_utf8(line: Column) -> Column:
     """True for a line whose bytes are not UTF-8 (a Latin-1 `J\\xfcrgen`), or that holds U+FFFD.
 
-    Spark's text reader keeps a line's bytes as they are, valid or not; encoding the line to UTF-8 decodes
-    it first, turning each invalid byte into U+FFFD (three bytes), so the two lengths differ exactly when
-    some byte was not UTF-8. (Spark 4's is_valid_utf8 says the same, but Glue's Spark 3.5 lacks it.)
+    Spark's text reader keeps a line's bytes as they are, valid or not: the line cast to binary is those
+    bytes. Encoding it to UTF-8 decodes it first, each invalid sequence becoming U+FFFD, so the two differ
+    exactly when some bytes were not UTF-8. (Spark 4's is_valid_utf8 says the same; Glue's 3.5 lacks it.)
     """
-    return (F.octet_length(line) != F.octet_length(F.encode(line, "UTF-8"))) | line.contains(_REPLACEMENT_CHARACTER)
+    return (F.encode(line, "UTF-8") != line.cast("binary")) | line.contains(_REPLACEMENT_CHARACTER)
 
 
 def _raw(field: Field) -> Column:

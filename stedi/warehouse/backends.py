@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from stedi import lake
 from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, register, warehouse_password
+from stedi.text import one_line
 from stedi.warehouse.catalog import DEFAULT_SCHEMA, Table, identifier
 
 CONNECT_TIMEOUT_S = 10  # an unreachable warehouse is reported in seconds, not after the TCP timeout
@@ -64,7 +65,7 @@ class Backend(ABC):
             raise
         except Exception as error:
             raise WarehouseUnavailableError(f"cannot connect to the warehouse {self.display_url}: "
-                                            f"{_first_line(error)}") from None
+                                            f"{one_line(error)}") from None
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
@@ -218,19 +219,24 @@ def is_transient(error: BaseException) -> bool:
     if "duckdb" in drivers and isinstance(error, drivers["duckdb"].Error):
         return isinstance(error, drivers["duckdb"].IOException) and "Could not set lock" in str(error)
     if "psycopg" in drivers and isinstance(error, drivers["psycopg"].Error):
+        if not isinstance(error, drivers["psycopg"].OperationalError):
+            return False
         state = getattr(error, "sqlstate", None)
-        # 08: connection exception, 40: rollbacks (deadlock, serialization), 53: insufficient resources,
-        # 57: operator intervention (shutdown); none at all: the connection was lost before any answer
-        return isinstance(error, drivers["psycopg"].OperationalError) and (
-            state is None or state[:2] in ("08", "40", "53", "57"))
+        if state is not None:  # 08: connection exception, 40: rollbacks (deadlock, serialization),
+            return state[:2] in ("08", "40", "53", "57")  # 53: insufficient resources, 57: shutdown
+        # No SQLSTATE: a connection that failed or was lost. When the server answered, it refused us
+        # (a password, a database or role that does not exist), and will again, unless it was busy.
+        text = str(error)
+        return "FATAL:" not in text or any(passing in text for passing in _PASSING_REFUSALS)
     if "redshift_connector" in drivers and isinstance(error, drivers["redshift_connector"].Error):
         return isinstance(error, drivers["redshift_connector"].InterfaceError)  # the network, not the SQL
     return isinstance(error, (ConnectionError, TimeoutError))
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+# What PostgreSQL answers, at connection time, when trying again later may pass.
+_PASSING_REFUSALS = ("the database system is starting up", "the database system is shutting down",
+                     "the database system is in recovery mode", "too many clients already",
+                     "remaining connection slots are reserved")
 
 
 def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:

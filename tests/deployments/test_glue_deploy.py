@@ -122,6 +122,7 @@ def test_a_dry_run_shows_what_a_deploy_would_change_and_changes_nothing(aws, cap
     assert main([*argv, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would be created  job       stedi-bronze" in out and "would be created  database  stedi" in out
+    assert len({len(line) - len(line.split()[-1]) for line in out.splitlines()[:-1]}) == 1  # one column of names
     assert out.rstrip().endswith("unchanged; landing s3://stedi-test/prod/landing, lake s3://stedi-test/prod/lake; "
                                  "nothing was changed (--dry-run)")
     assert aws.glue.get_jobs()["Jobs"] == [] and "Contents" not in aws.s3.list_objects_v2(Bucket=aws.bucket)

@@ -172,6 +172,7 @@ def messy_landing(root: Path, email: str) -> Path:
     corrupt = bytearray(data)
     corrupt[len(corrupt) // 2: len(corrupt) // 2 + 64] = bytes(64)
     (accelerometer / "corrupt.json.gz").write_bytes(bytes(corrupt))
+    shutil.copy(first, accelerometer / "UPPER.JSON.GZ")  # Spark would read its bytes as text
     smallest = min(step_trainer.glob("*.json.gz"), key=lambda p: p.stat().st_size)  # 8,680 readings
     (step_trainer / "2023" / "06").mkdir(parents=True)
     shutil.copy(smallest, step_trainer / "2023" / "06" / "step_trainer-again.json.gz")  # nested, and twice
@@ -185,54 +186,114 @@ def messy_landing(root: Path, email: str) -> Path:
     return root
 
 
-def test_bad_values_and_broken_files_are_quarantined_and_the_rest_flows_on(published, tmp_path):
-    landing = messy_landing(tmp_path / "landing", trusted_email(published.lake))
-    old = {"_reports": [f"old-run-{i}" for i in range(4)], "_logs": [f"20200101T00000{i}Z-1" for i in range(4)]}
-    for folder, names in old.items():
-        for i, name in enumerate(names):
-            (published.lake / folder / name).mkdir(parents=True)
-            os.utime(published.lake / folder / name, (1_600_000_000 + i, 1_600_000_000 + i))
-    summary_file = tmp_path / "summary.json"
-    result = stedi_run(tmp_path, "--landing", str(landing), *published.args, "--quarantine-threshold", "0.25",
-                       "--keep-runs", "2", "--summary", str(summary_file), "--quiet")
+# Four old runs; their commands are long gone (no process has pid 999999999)
+OLD_RUNS = {"_reports": [f"old-run-{i}" for i in range(4)],
+            "_logs": [f"20200101T00000{i}Z-999999999" for i in range(4)]}
 
+
+@pytest.fixture(scope="module")
+def messy(baseline, tmp_path_factory) -> types.SimpleNamespace:
+    """One run of the messy landing onto a copy of the baseline, whose lake also holds the reports and logs
+    of four old runs; each test below asserts one finding of it."""
+    tmp_path = tmp_path_factory.mktemp("messy")
+    lake_dir, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    shutil.copytree(baseline.lake, lake_dir, symlinks=True)
+    shutil.copy(baseline.warehouse, warehouse)
+    for folder, names in OLD_RUNS.items():
+        for i, name in enumerate(names):
+            (lake_dir / folder / name).mkdir(parents=True)
+            os.utime(lake_dir / folder / name, (1_600_000_000 + i, 1_600_000_000 + i))
+    landing = messy_landing(tmp_path / "landing", trusted_email(lake_dir))
+    summary_file = tmp_path / "summary.json"
+    result = stedi_run(tmp_path, "--landing", str(landing), "--lake", str(lake_dir), "--warehouse",
+                       f"duckdb:///{warehouse}", "--quarantine-threshold", "0.3", "--keep-runs", "2",
+                       "--summary", str(summary_file), "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
-    # --quiet: nothing but errors; the Java launcher's own notice of the incubator module Spark's launcher
-    # adds is printed before the JVM runs any code, so no logging setting reaches it
-    assert result.stdout == ""
-    assert result.stderr in ("", JAVA_LAUNCHER_NOTICE), result.stderr
     summary = json.loads(summary_file.read_text())
-    check_accounting(summary)
-    sources = summary["sources"]
-    assert {name: (s["landing"], s["accepted"], s["filtered"], s["quarantined"]) for name, s in sources.items()} == {
+    return types.SimpleNamespace(result=result, summary=summary, sources=summary["sources"], lake=lake_dir,
+                                 warehouse=warehouse)
+
+
+def accounting_of(source: dict) -> tuple:
+    return source["landing"], source["accepted"], source["filtered"], source["quarantined"]
+
+
+def test_values_that_are_no_values_are_quarantined_and_the_run_flows_on(messy):
+    # nanoseconds and 1e20 as timestamps, "NaN" and "Infinity" as numbers: one record each, never the run
+    assert messy.sources["accelerometer"]["quarantined"] == {
+        "not_utf8": 1, "timestamp_out_of_range": 2, "uncoercible_x": 1, "uncoercible_y": 1}
+    assert messy.summary["status"] == "succeeded"
+
+
+def test_a_latin1_line_is_quarantined_and_never_reaches_silver_or_gold(messy):
+    assert messy.sources["customer"]["quarantined"] == {"not_utf8": 1}
+    with duckdb.connect(str(messy.warehouse), read_only=True) as connection:
+        names = [row[0] for row in connection.sql("select customer_name from stedi.customers").fetchall()]
+    assert len(names) == 956 and not [name for name in names if name and "\ufffd" in name]
+
+
+def test_emails_padded_with_tabs_no_break_or_ideographic_spaces_name_their_customer(messy):
+    # the three padded readings are the trusted customer's: accepted, not unknown_customer
+    assert accounting_of(messy.sources["accelerometer"])[1] == 40_984
+    assert "unknown_customer" not in messy.sources["accelerometer"]["filtered"]
+    assert warehouse_rows(messy.warehouse) == dict(BASELINE_ROWS, accelerometer_readings=40_984)
+
+
+def test_a_file_delivered_twice_counts_once_for_every_source(messy):
+    assert {name: s["filtered"].get("duplicate_record") for name, s in messy.sources.items()} == {
+        "customer": 956, "accelerometer": 10_000, "step_trainer": 8_680}
+    assert messy.summary["tables"]["machine_learning_curated"]["rows"] == 40_981  # no reading twice
+
+
+def test_files_in_nested_folders_are_read(messy):
+    # the copies in 2023/06/ were read: their every record is a duplicate of one in the folder above
+    assert messy.sources["customer"]["files"]["read"] == 3 and messy.sources["step_trainer"]["files"]["read"] == 4
+
+
+def test_a_broken_file_is_quarantined_whole_with_its_path_and_reason(messy):
+    assert messy.sources["accelerometer"]["files"] == {
+        "landing": 15, "read": 11,
+        "quarantined": {"corrupt_gzip": 1, "gzip_without_gz_suffix": 1, "not_gzip": 1, "truncated_gzip": 1}}
+    expected = {"corrupt.json.gz": "corrupt_gzip", "not-gzip.json.gz": "not_gzip", "truncated.json.gz": "truncated_gzip",
+                "UPPER.JSON.GZ": "gzip_without_gz_suffix"}
+    assert {Path(q["path"]).name: q["rule"] for q in messy.sources["accelerometer"]["quarantined_files"]} == expected
+    recorded = [json.loads(text) for path in (messy.lake / "quarantine" / "files").glob("*.json")
+                for text in path.read_text().splitlines()]
+    assert {Path(r["path"]).name: (r["source"], r["rule"]) for r in recorded} == {
+        name: ("accelerometer", rule) for name, rule in expected.items()}
+    assert all(r["detail"] and r["size_bytes"] > 0 for r in recorded)
+
+
+def test_what_is_not_a_landing_file_is_skipped_and_listed_with_its_reason(messy):
+    assert {Path(s["path"]).name: s["reason"] for s in messy.sources["step_trainer"]["skipped"]} == {
+        ".upload.json.tmp": "hidden file (its name starts with '.')", "gone.json": "symbolic link to nothing",
+        "pipe.json": "FIFO (named pipe), not a regular file"}
+
+
+def test_every_file_and_record_is_accounted_for(messy):
+    check_accounting(messy.summary)
+    assert {name: accounting_of(s) for name, s in messy.sources.items()} == {
         "customer": (1_913, 482, {"duplicate_record": 956, "no_research_consent": 474}, {"not_utf8": 1}),
         "accelerometer": (91_281, 40_984, {"customer_not_consenting": 40_292, "duplicate_record": 10_000},
                           {"not_utf8": 1, "timestamp_out_of_range": 2, "uncoercible_x": 1, "uncoercible_y": 1}),
         "step_trainer": (37_360, 14_460, {"duplicate_record": 8_680, "owner_not_curated": 14_220}, {}),
     }
-    assert {name: s["files"] for name, s in sources.items()} == {
-        "customer": {"landing": 3, "read": 3, "quarantined": {}},
-        "accelerometer": {"landing": 14, "read": 11,
-                          "quarantined": {"corrupt_gzip": 1, "not_gzip": 1, "truncated_gzip": 1}},
-        "step_trainer": {"landing": 4, "read": 4, "quarantined": {}},
-    }
-    assert {Path(q["path"]).name: q["rule"] for q in sources["accelerometer"]["quarantined_files"]} == {
-        "corrupt.json.gz": "corrupt_gzip", "not-gzip.json.gz": "not_gzip", "truncated.json.gz": "truncated_gzip"}
-    assert {Path(s["path"]).name: s["reason"] for s in sources["step_trainer"]["skipped"]} == {
-        ".upload.json.tmp": "hidden file (its name starts with '.')", "gone.json": "symbolic link to nothing",
-        "pipe.json": "FIFO (named pipe), not a regular file"}
-    recorded = [json.loads(text) for path in (published.lake / "quarantine" / "files").glob("*.json")
-                for text in path.read_text().splitlines()]
-    assert sorted((r["source"], Path(r["path"]).name, r["rule"]) for r in recorded) == [
-        ("accelerometer", "corrupt.json.gz", "corrupt_gzip"), ("accelerometer", "not-gzip.json.gz", "not_gzip"),
-        ("accelerometer", "truncated.json.gz", "truncated_gzip")]
-    assert warehouse_rows(published.warehouse) == dict(BASELINE_ROWS, accelerometer_readings=40_984)
-    # housekeeping: the reports and logs of the newest two runs are kept (this one's and the baseline's)
-    for folder, names in old.items():
-        kept = {p.name for p in (published.lake / folder).iterdir()}
+
+
+def test_quiet_prints_nothing_but_errors(messy):
+    # the Java launcher's own notice of the incubator module Spark's launcher asks for is printed before the
+    # JVM runs any code, so no logging setting reaches it
+    assert messy.result.stdout == "" and messy.result.stderr in ("", JAVA_LAUNCHER_NOTICE), messy.result.stderr
+
+
+def test_reports_and_logs_are_kept_for_the_newest_runs_only(messy):
+    # --keep-runs 2: this run's and the newest before it (the baseline's reports; for logs, the baseline's
+    # second command, refused by the lake's lock)
+    for folder, names in OLD_RUNS.items():
+        kept = {p.name for p in (messy.lake / folder).iterdir()}
         assert len(kept) == 2 and not kept & set(names), folder
-    assert summary["run_id"] in {p.name for p in (published.lake / "_reports").iterdir()}
-    assert Path(summary["log"]).name in {p.name for p in (published.lake / "_logs").iterdir()}
+    assert messy.summary["run_id"] in {p.name for p in (messy.lake / "_reports").iterdir()}
+    assert Path(messy.summary["log"]).name in {p.name for p in (messy.lake / "_logs").iterdir()}
 
 
 def test_a_password_never_leaves_its_place(postgres_database, tmp_path):

@@ -53,7 +53,7 @@ def test_nested_folders_are_read_and_hidden_entries_skipped_with_their_reason(tm
         ("2023/.DS_Store", "hidden file (its name starts with '.')"),
         ("_SUCCESS", "hidden file (its name starts with '_')"),
     ]
-    assert found.quarantined == [] and found.landed == 3
+    assert found.quarantined == [] and found.delivered == 3
 
 
 def test_links_and_special_files_are_skipped_with_their_reason_and_a_link_to_a_file_is_read(tmp_path):
@@ -88,6 +88,7 @@ def test_links_and_special_files_are_skipped_with_their_reason_and_a_link_to_a_f
         ("trailing-bytes.json.gz", GZ + b"trailing", CORRUPT_GZIP),  # Spark fails on bytes after the last member
         ("zero-padded.json.gz", GZ + b"\0" * 16, CORRUPT_GZIP),  # so does Hadoop's gzip reader on padding
         ("gzip-named-json.json", GZ, GZIP_WITHOUT_SUFFIX),  # Spark picks the codec by name: binary lines
+        ("EXPORT.JSON.GZ", GZ, GZIP_WITHOUT_SUFFIX),  # ... by the suffix .gz, in lower case
         ("export.json.bz2", b"BZh91AY&SY", UNSUPPORTED_COMPRESSION),
         ("export.zip", b"PK\x03\x04", UNSUPPORTED_COMPRESSION),
         ("2023-06-01T12:00:00.json", LINES, UNSUPPORTED_FILE_NAME),  # Hadoop reads `2023-06-01T12` as a scheme
@@ -112,12 +113,38 @@ def test_a_file_that_cannot_be_read_as_json_lines_is_quarantined_with_its_rule(t
         ("empty.json.gz", b""),  # no records, as Spark reads it
         ("empty.json", b""),
         ("large.json.gz", gzip.compress(os.urandom(3 << 20).hex().encode())),  # many read chunks
+        ("expands-a-thousandfold.json.gz", gzip.compress(b" " * (64 << 20))),  # held a chunk at a time
     ],
 )
 def test_gzip_files_spark_reads_whole_are_read(tmp_path, name, data):
     write(tmp_path, name, data)
     found = inspect_source(str(tmp_path))
     assert names(found.paths, tmp_path) == [name] and found.quarantined == []
+
+
+GZIP_CASES = {
+    "whole.json.gz": GZ, "two-members.json.gz": GZ + gzip.compress(b'{"x": 3}\n'), "empty.json.gz": b"",
+    "truncated.json.gz": GZ[:-6], "bad-checksum.json.gz": GZ[:-8] + b"\0\0\0\0" + GZ[-4:],
+    "trailing-bytes.json.gz": GZ + b"trailing", "zero-padded.json.gz": GZ + b"\0" * 16,
+    "not-gzip.json.gz": LINES,
+}
+
+
+@pytest.mark.parametrize("name", list(GZIP_CASES))
+def test_spark_reads_exactly_the_gzip_files_the_check_lets_through(spark, tmp_path, name):
+    """The check's premise, tested on Spark itself: what it quarantines Spark cannot read; what it lets
+    through, Spark reads whole."""
+    write(tmp_path, name, GZIP_CASES[name])
+    found = inspect_source(str(tmp_path))
+    try:
+        lines = [row.value for row in spark.read.text(str(tmp_path / name)).collect()]
+    except Exception:  # Spark failed on the file
+        lines = None
+    if found.read:
+        data = GZIP_CASES[name]
+        assert lines == (gzip.decompress(data).decode().splitlines() if data else [])
+    else:
+        assert lines is None, found.quarantined
 
 
 def test_a_missing_folder_has_no_files(tmp_path):

@@ -25,7 +25,7 @@ def test_only_the_newest_flow_runs_and_their_artifacts_are_kept(tmp_path, monkey
         with api.serving():
             for number in range(4):
                 reporting_flow(number)
-            api.keep_flow_runs("stedi-keep-runs-test", keep=2).join(timeout=60)  # room for the run about to start
+            api.keep_flow_runs("stedi-keep-runs-test", keep=2)  # and room for the run about to start
 
             async def left() -> tuple[list[int], int]:
                 async with get_client() as client:

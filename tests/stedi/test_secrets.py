@@ -66,6 +66,28 @@ def test_a_password_is_taken_out_of_a_url(url, stripped, password):
     assert secrets.without_password(url) == (stripped, password)
 
 
+@pytest.mark.parametrize(("url", "variable"), [("postgresql://loader:p%40ss@db:5432/x", "PGPASSWORD"),
+                                               ("redshift://loader:p%40ss@cluster:5439/db", "REDSHIFT_PASSWORD")])
+def test_a_password_written_in_a_url_moves_to_the_environment_the_load_reads(monkeypatch, url, variable):
+    monkeypatch.delenv(variable, raising=False)
+    stripped = secrets.move_password_to_environment(url)
+    assert "p%40ss" not in stripped and "p@ss" not in stripped and stripped.startswith(url.split(":", 1)[0])
+    assert os.environ[variable] == "p@ss" and secrets.warehouse_password(variable) == "p@ss"
+    assert secrets.redact("the password p@ss") == "the password ***"
+
+
+def test_the_postgresql_load_connects_with_the_password_it_was_given(monkeypatch):
+    import psycopg
+
+    from stedi.warehouse.backends import backend_for
+
+    seen = {}
+    monkeypatch.setattr(psycopg, "connect", lambda url, **options: seen.update(url=url, **options))
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    backend_for(secrets.move_password_to_environment("postgresql://loader:from-the-url@db:5432/x")).connect()
+    assert seen["url"] == "postgresql://loader@db:5432/x" and seen["password"] == "from-the-url"
+
+
 def test_every_known_secret_and_any_url_password_is_masked():
     secrets.register("key-material-123")
     text = "key-material-123 in postgresql://u:other-pw@h/db and redshift://loader:xyz@c:5439/d"

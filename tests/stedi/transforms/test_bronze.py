@@ -199,7 +199,8 @@ NO_VALUES = {
     "long": [(1e20, "uncoercible_{f}"), ("NaN", "uncoercible_{f}"), (2.5e19, "uncoercible_{f}")],
     "date": [("1990-13-45", "uncoercible_{f}"), ("NaN", "uncoercible_{f}")],
     # text whose bytes are not UTF-8 (a Latin-1 export: J\xfcrgen)
-    "string": [(b"J\xfcrgen", "not_utf8")],
+    "string": [(b"J\xfcrgen", "not_utf8"),
+               (b"x\xf0\x9f\x98A", "not_utf8")],  # a 4-byte character cut short: one U+FFFD, 3 bytes
 }
 
 

@@ -27,6 +27,15 @@ def duckdb_error(sql: str) -> Exception:
         (duckdb.IOException("IO Error: No space left on device"), False),
         (psycopg.errors.UndefinedTable("relation does not exist"), False),
         (psycopg.errors.InvalidPassword("password authentication failed"), False),
+        # what psycopg raises when connecting: no SQLSTATE, only the server's words
+        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
+                                  'password authentication failed for user "loader"'), False),
+        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
+                                  'database "x" does not exist'), False),
+        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
+                                  'the database system is starting up'), True),
+        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: '
+                                  'Connection refused'), True),
         (psycopg.OperationalError("connection failed: server closed the connection unexpectedly"), True),
         (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), True),
         (psycopg.errors.DeadlockDetected("deadlock detected"), True),
@@ -39,3 +48,10 @@ def duckdb_error(sql: str) -> Exception:
 )
 def test_only_what_may_pass_when_tried_again_is_transient(error, transient):
     assert is_transient(error) is transient
+
+
+def test_a_database_the_server_does_not_have_is_not_worth_retrying(postgres_server):
+    """What psycopg really raises when the server refuses a connection: no SQLSTATE, only its words."""
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(postgres_server.rsplit("/", 1)[0] + "/stedi_no_such_database", connect_timeout=5)
+    assert refused.value.sqlstate is None and not is_transient(refused.value)
