@@ -32,8 +32,16 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def stedi_run(workdir: Path, env: dict[str, str]) -> None:
-    command = [str(STEDI), "run", "--lake", str(workdir / "lake"), "--summary", str(workdir / "summary.json"),
-               "--warehouse", f"duckdb:///{workdir / 'warehouse.duckdb'}"]
+    command = [
+        str(STEDI),
+        "run",
+        "--lake",
+        str(workdir / "lake"),
+        "--summary",
+        str(workdir / "summary.json"),
+        "--warehouse",
+        f"duckdb:///{workdir / 'warehouse.duckdb'}",
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"stedi run failed:\n{result.stderr[-2000:]}")
@@ -81,7 +89,9 @@ def main() -> None:
         lake = str(workdir / "lake")
         duckdb_loads = [timed(lambda: load_duckdb(lake, expected, workdir)) for _ in range(options.runs)]
         try:
-            postgres_loads = [timed(lambda: load_postgres(lake, expected, options.postgres)) for _ in range(options.runs)]
+            postgres_loads = [
+                timed(lambda: load_postgres(lake, expected, options.postgres)) for _ in range(options.runs)
+            ]
         except Exception as error:  # no server here: say so, keep the other figures
             postgres_loads, postgres_error = [], f"{type(error).__name__}: {error}".splitlines()[0]
     print(f"STEDI sample ({os.cpu_count()} cores), {options.runs} runs each:")

@@ -7,8 +7,8 @@ sql/athena/ holds the landing tables' DDL for the Athena console; a test keeps i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from deployments.changes import Change
@@ -55,14 +55,19 @@ class CatalogTable:
         pii = {"stedi.pii": "true", "stedi.pii_columns": ",".join(personal)} if personal else {"stedi.pii": "false"}
         return {
             "Name": self.name,
-            "Description": f"STEDI lakehouse, {self.zone} zone" + (
-                f"; personal data in {', '.join(personal)}: restricted (README, who gets what)" if personal else ""),
+            "Description": f"STEDI lakehouse, {self.zone} zone"
+            + (f"; personal data in {', '.join(personal)}: restricted (README, who gets what)" if personal else ""),
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {"classification": self.format, "EXTERNAL": "TRUE", "stedi.zone": self.zone, **pii},
             "StorageDescriptor": {
-                "Columns": [{"Name": name, "Type": hive_type, **({"Parameters": {"stedi.pii": "true"}}
-                                                                 if name in personal else {})}
-                            for name, hive_type in self.columns],
+                "Columns": [
+                    {
+                        "Name": name,
+                        "Type": hive_type,
+                        **({"Parameters": {"stedi.pii": "true"}} if name in personal else {}),
+                    }
+                    for name, hive_type in self.columns
+                ],
                 "Location": self.location,
                 **_FORMATS[self.format],
             },
@@ -98,28 +103,53 @@ def catalog_tables(landing: str, lake: str, versions: Mapping[str, str] | None =
     for source in SOURCES.values():
         landing_columns = tuple((f.name, LANDING_TYPES[f.kind]) for f in source.fields)
         tables += [
-            CatalogTable(f"{source.name}_landing", "landing", folder(paths.landing_folder(landing, source.name)),
-                         "json", landing_columns),
-            CatalogTable(f"bronze_{source.name}", "bronze", in_zone("bronze", source.name),
-                         "parquet", _spark_columns(bronze_schema(source))),
+            CatalogTable(
+                f"{source.name}_landing",
+                "landing",
+                folder(paths.landing_folder(landing, source.name)),
+                "json",
+                landing_columns,
+            ),
+            CatalogTable(
+                f"bronze_{source.name}",
+                "bronze",
+                in_zone("bronze", source.name),
+                "parquet",
+                _spark_columns(bronze_schema(source)),
+            ),
             # Spark writes quarantine as JSON lines, its timestamps as ISO text
-            CatalogTable(f"quarantine_{source.name}", "quarantine",
-                         in_zone("quarantine", source.name), "json",
-                         tuple((name, "string") for name in QUARANTINE_COLUMNS)),
+            CatalogTable(
+                f"quarantine_{source.name}",
+                "quarantine",
+                in_zone("quarantine", source.name),
+                "json",
+                tuple((name, "string") for name in QUARANTINE_COLUMNS),
+            ),
         ]
     # Files quarantined whole (stedi/landing.py), one row each
-    tables.append(CatalogTable(f"quarantine_{QUARANTINED_FILES_TABLE}", "quarantine",
-                               in_zone("quarantine", QUARANTINED_FILES_TABLE), "json",
-                               tuple((f.name, "bigint" if f.name == "size_bytes" else "string")
-                                     for f in quarantined_files_schema().fields)))
+    tables.append(
+        CatalogTable(
+            f"quarantine_{QUARANTINED_FILES_TABLE}",
+            "quarantine",
+            in_zone("quarantine", QUARANTINED_FILES_TABLE),
+            "json",
+            tuple(
+                (f.name, "bigint" if f.name == "size_bytes" else "string") for f in quarantined_files_schema().fields
+            ),
+        )
+    )
     tables += [
-        CatalogTable(name, "silver", in_zone("silver", name), "parquet",
-                     _spark_columns(model.to_structtype()))
+        CatalogTable(name, "silver", in_zone("silver", name), "parquet", _spark_columns(model.to_structtype()))
         for name, model in CONTRACTS.items()
     ]
     tables += [
-        CatalogTable(f"gold_{table.name}", "gold", in_zone("gold", table.name), "parquet",
-                     tuple((c.name, hive_type(c.sql_type)) for c in table.columns))
+        CatalogTable(
+            f"gold_{table.name}",
+            "gold",
+            in_zone("gold", table.name),
+            "parquet",
+            tuple((c.name, hive_type(c.sql_type)) for c in table.columns),
+        )
         for table in load_catalog().tables
     ]
     return tables
@@ -133,9 +163,18 @@ def _spark_columns(schema: Any) -> tuple[tuple[str, str], ...]:
 def hive_type(redshift_type: str) -> str:
     """A gold column's Redshift type (sql/gold/) as the catalog's Hive type."""
     lowered = " ".join(redshift_type.lower().split())
-    renamed = {"double precision": "double", "float8": "double", "float4": "float", "real": "float",
-               "integer": "int", "int4": "int", "int8": "bigint", "int2": "smallint", "bool": "boolean",
-               "timestamp without time zone": "timestamp"}
+    renamed = {
+        "double precision": "double",
+        "float8": "double",
+        "float4": "float",
+        "real": "float",
+        "integer": "int",
+        "int4": "int",
+        "int8": "bigint",
+        "int2": "smallint",
+        "bool": "boolean",
+        "timestamp without time zone": "timestamp",
+    }
     if lowered in renamed:
         return renamed[lowered]
     if lowered in ("bigint", "smallint", "boolean", "date", "timestamp") or lowered.startswith(
@@ -155,8 +194,9 @@ def register_catalog(glue: Any, database: str, landing: str, lake: str, dry_run:
 
     versions = {zone: v for zone in paths.ZONES if (v := paths.current_version(lake, zone)) is not None}
     changes = [_put_database(glue, database, dry_run)]
-    changes += [_put_table(glue, database, table.table_input(), dry_run)
-                for table in catalog_tables(landing, lake, versions)]
+    changes += [
+        _put_table(glue, database, table.table_input(), dry_run) for table in catalog_tables(landing, lake, versions)
+    ]
     return changes
 
 

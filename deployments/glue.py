@@ -30,6 +30,7 @@ GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: `make test-spark35` runs the job
 GLUE_PYTHON_MODULES = ("pandera==0.35.0", "pandas<3")
 DEFAULT_SECRET_ID = "stedi/pseudonym-key"
 
+
 @dataclass(frozen=True)
 class GlueTarget:
     """Where and how the jobs are deployed; every name the deploy writes derives from these."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -70,7 +70,7 @@ def stedi_lakehouse(
         landing=settings.landing,
         lake=settings.lake,
         run_id=run_id,
-        ingested_at=datetime.now(timezone.utc).isoformat(),
+        ingested_at=datetime.now(UTC).isoformat(),
         consent_policy=settings.consent_policy,
         allow_empty=",".join(settings.allow_empty),
     )
@@ -92,8 +92,9 @@ def prune_reports(settings: Settings, run_id: str) -> None:
         get_run_logger().warning("old run reports were not removed: %s", one_line(error))
         return
     if removed:
-        get_run_logger().info("removed the reports of %d runs older than the newest %d", len(removed),
-                              settings.keep_runs)
+        get_run_logger().info(
+            "removed the reports of %d runs older than the newest %d", len(removed), settings.keep_runs
+        )
 
 
 def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
@@ -121,20 +122,26 @@ def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
     return summary
 
 
-def report_failure(run_id: str, settings: Settings, reports: dict[str, dict[str, Any]], loaded: dict[str, Any] | None,
-                   error: Exception) -> dict[str, Any]:
+def report_failure(
+    run_id: str, settings: Settings, reports: dict[str, dict[str, Any]], loaded: dict[str, Any] | None, error: Exception
+) -> dict[str, Any]:
     """The failed run's summary, published as the artifacts; reporting never hides the run's own error:
     what fails while reporting (the lake unreachable too) is added to the summary, not raised."""
     try:
         summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error))
     except Exception as reporting:
-        summary = build_summary(run_id, settings.consent_policy, reports.get("bronze"), reports.get("silver"),
-                                reports.get("gold"), loaded, error=one_line(error))
+        summary = build_summary(
+            run_id,
+            settings.consent_policy,
+            reports.get("bronze"),
+            reports.get("silver"),
+            reports.get("gold"),
+            loaded,
+            error=one_line(error),
+        )
         summary["warnings"].append(f"the summary was not written to the lake: {one_line(reporting)}")
     try:
         publish_run_report(summary)
     except Exception as reporting:
         summary["warnings"].append(f"the run report was not published to Prefect: {one_line(reporting)}")
     return summary
-
-

@@ -65,8 +65,12 @@ def _structure_errors(model: Any, df: DataFrame) -> list[str]:
     with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
         validated = structure.validate(check_obj=df.limit(0))
     errors = validated.pandera.errors or {}
-    return [f"{entry['check']} on {entry.get('column') or 'table'}: {entry['error']}"
-            for kinds in errors.values() for entries in kinds.values() for entry in entries]
+    return [
+        f"{entry['check']} on {entry.get('column') or 'table'}: {entry['error']}"
+        for kinds in errors.values()
+        for entries in kinds.values()
+        for entry in entries
+    ]
 
 
 def enforce_contract(table: str, df: DataFrame) -> dict[str, Any]:

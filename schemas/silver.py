@@ -90,6 +90,12 @@ class MachineLearningCurated(DataFrameModel):
 
 CONTRACTS: dict[str, type[DataFrameModel]] = {
     model.Config.name: model
-    for model in (CustomerCurrent, CustomerTrusted, CustomerCurated, AccelerometerTrusted, StepTrainerTrusted,
-                  MachineLearningCurated)
+    for model in (
+        CustomerCurrent,
+        CustomerTrusted,
+        CustomerCurated,
+        AccelerometerTrusted,
+        StepTrainerTrusted,
+        MachineLearningCurated,
+    )
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stedi import generate
+from stedi.secrets import move_password_to_environment
 from stedi.settings import (
     DEFAULT_KEEP_RUNS,
     DEFAULT_QUARANTINE_THRESHOLD,
@@ -23,7 +24,6 @@ from stedi.settings import (
     Settings,
     SettingsError,
 )
-from stedi.secrets import move_password_to_environment
 from stedi.text import one_line
 from stedi.transforms.silver import CONSENT_POLICIES
 
@@ -48,24 +48,41 @@ def version() -> str:
         except PackageNotFoundError:
             return "not installed"
 
-    return (f"stedi {of('stedi-lakehouse')} (pyspark {of('pyspark')}, prefect {of('prefect')}, "
-            f"Python {platform.python_version()})")
+    return (
+        f"stedi {of('stedi-lakehouse')} (pyspark {of('pyspark')}, prefect {of('prefect')}, "
+        f"Python {platform.python_version()})"
+    )
 
 
 def _output_options(defaults: Any) -> argparse.ArgumentParser:
     """--verbose and --quiet, before the command (`stedi -q run`) or after it (`stedi run -q`)."""
     options = argparse.ArgumentParser(add_help=False)
     chosen = options.add_mutually_exclusive_group()
-    chosen.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="verbose", default=defaults,
-                        help="also show tracebacks and the Spark JVM's warnings on the terminal")
-    chosen.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="quiet", default=defaults,
-                        help="print nothing but errors")
+    chosen.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="verbose",
+        default=defaults,
+        help="also show tracebacks and the Spark JVM's warnings on the terminal",
+    )
+    chosen.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="quiet",
+        default=defaults,
+        help="print nothing but errors",
+    )
     return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stedi", description="STEDI Human Balance Analytics lakehouse.",
-                     parents=[_output_options("normal")])
+    parser = _Parser(
+        prog="stedi", description="STEDI Human Balance Analytics lakehouse.", parents=[_output_options("normal")]
+    )
     parser.add_argument("--version", action="version", version=version())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     common = [_output_options(argparse.SUPPRESS)]  # after the command: overrides what came before it
@@ -74,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=common,
         help="run the stedi-lakehouse flow locally (Spark in-process)",
         description="Run the stedi-lakehouse Prefect flow locally: landing -> bronze -> silver -> gold -> "
-                    "warehouse, Spark in-process. A failure ends with one line; its details go to the log "
-                    "file it names (<lake>/_logs/).",
+        "warehouse, Spark in-process. A failure ends with one line; its details go to the log "
+        "file it names (<lake>/_logs/).",
     )
     run.add_argument(
         "--landing",
@@ -117,12 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="let SOURCE's landing be empty although earlier runs ingested records from it (its tables are then "
         "published empty); without it such a run fails before publishing anything. Repeatable",
     )
-    run.add_argument("--quarantine-threshold", metavar="FRACTION", type=float, default=None,
-                     help="the share of a source's files, or of its records, that may be quarantined before the run "
-                     f"fails (default: {DEFAULT_QUARANTINE_THRESHOLD}, or STEDI_QUARANTINE_THRESHOLD)")
-    run.add_argument("--keep-runs", metavar="N", type=int, default=None,
-                     help=f"keep the reports and logs of the newest N runs in the lake, and their flow runs in "
-                     f"the temporary Prefect API's database (default: {DEFAULT_KEEP_RUNS}, or STEDI_KEEP_RUNS)")
+    run.add_argument(
+        "--quarantine-threshold",
+        metavar="FRACTION",
+        type=float,
+        default=None,
+        help="the share of a source's files, or of its records, that may be quarantined before the run "
+        f"fails (default: {DEFAULT_QUARANTINE_THRESHOLD}, or STEDI_QUARANTINE_THRESHOLD)",
+    )
+    run.add_argument(
+        "--keep-runs",
+        metavar="N",
+        type=int,
+        default=None,
+        help=f"keep the reports and logs of the newest N runs in the lake, and their flow runs in "
+        f"the temporary Prefect API's database (default: {DEFAULT_KEEP_RUNS}, or STEDI_KEEP_RUNS)",
+    )
     report = commands.add_parser(
         "report",
         parents=common,
@@ -132,9 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
     report.add_argument("--list", action="store_true", help="list the reports, one a line: name, then description")
     report.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help=f"default {DEFAULT_WAREHOUSE}")
-    report.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                        help="table (default), csv (a header line, then one line per row) or json (a list of "
-                        "objects, one per row)")
+    report.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default), csv (a header line, then one line per row) or json (a list of objects, one per row)",
+    )
     doctor = commands.add_parser(
         "doctor",
         parents=common,
@@ -177,8 +207,11 @@ def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     defaults = GlueTarget(bucket="", prefix="", role_arn="")
     glue.add_argument("--bucket", required=True, help="S3 bucket for the code, and by default landing and lake")
     glue.add_argument("--role-arn", required=True, help="IAM role the Glue jobs run as (S3, Secrets Manager, logs)")
-    glue.add_argument("--prefix", default="stedi", help="key prefix in the bucket (default: stedi); code goes "
-                      "to s3://BUCKET/PREFIX/glue/")
+    glue.add_argument(
+        "--prefix",
+        default="stedi",
+        help="key prefix in the bucket (default: stedi); code goes to s3://BUCKET/PREFIX/glue/",
+    )
     glue.add_argument("--landing", help="landing root (default: s3://BUCKET/PREFIX/landing)")
     glue.add_argument("--lake", help="lake root (default: s3://BUCKET/PREFIX/lake)")
     glue.add_argument("--job-prefix", default=defaults.job_prefix, help="Glue job names' prefix (default: stedi)")
@@ -186,10 +219,16 @@ def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     glue.add_argument("--worker-type", default=defaults.worker_type, help="default: G.1X")
     glue.add_argument("--workers", type=int, default=defaults.workers, help="number of workers (default: 2)")
     glue.add_argument("--timeout-minutes", type=int, default=defaults.timeout_minutes, help="default: 60")
-    glue.add_argument("--pseudonym-secret-id", default=DEFAULT_SECRET_ID,
-                      help=f"Secrets Manager secret holding the pseudonymisation key (default: {DEFAULT_SECRET_ID})")
-    glue.add_argument("--dry-run", action="store_true",
-                      help="compare with what is deployed and print what would change, changing nothing")
+    glue.add_argument(
+        "--pseudonym-secret-id",
+        default=DEFAULT_SECRET_ID,
+        help=f"Secrets Manager secret holding the pseudonymisation key (default: {DEFAULT_SECRET_ID})",
+    )
+    glue.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compare with what is deployed and print what would change, changing nothing",
+    )
 
 
 def console() -> NoReturn:
@@ -210,7 +249,7 @@ def console() -> NoReturn:
     lifecycle.raise_on_termination_signals(announce=name)
     try:
         code = main()
-    except BaseException:  # noqa: BLE001 - re-raised unless it is the unwinding of a signal
+    except BaseException:
         if lifecycle.stop_raising() is None:
             raise
     signum = lifecycle.stop_raising()
@@ -247,8 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _doctor_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"landing": args.landing or SAMPLE_LANDING, "lake": args.lake, "warehouse": args.warehouse,
-            "consent_policy": args.consent_policy}
+    return {
+        "landing": args.landing or SAMPLE_LANDING,
+        "lake": args.lake,
+        "warehouse": args.warehouse,
+        "consent_policy": args.consent_policy,
+    }
 
 
 def _deploy_glue(args: argparse.Namespace) -> int:
@@ -258,9 +301,17 @@ def _deploy_glue(args: argparse.Namespace) -> int:
     from deployments.glue import GlueTarget, deploy
 
     target = GlueTarget(
-        bucket=args.bucket, prefix=args.prefix, role_arn=args.role_arn, job_prefix=args.job_prefix,
-        database=args.database, landing=args.landing, lake=args.lake, worker_type=args.worker_type,
-        workers=args.workers, timeout_minutes=args.timeout_minutes, pseudonym_secret_id=args.pseudonym_secret_id,
+        bucket=args.bucket,
+        prefix=args.prefix,
+        role_arn=args.role_arn,
+        job_prefix=args.job_prefix,
+        database=args.database,
+        landing=args.landing,
+        lake=args.lake,
+        worker_type=args.worker_type,
+        workers=args.workers,
+        timeout_minutes=args.timeout_minutes,
+        pseudonym_secret_id=args.pseudonym_secret_id,
     )
     try:
         changes = deploy(target, boto3.client("s3"), boto3.client("glue"), dry_run=args.dry_run)
@@ -272,8 +323,10 @@ def _deploy_glue(args: argparse.Namespace) -> int:
             print(change)
         done = [c for c in changes if c.action != "unchanged"]
         verb = "would change" if args.dry_run else "changed"
-        print(f"{len(done)} {verb}, {len(changes) - len(done)} unchanged; landing {target.landing_uri}, "
-              f"lake {target.lake_uri}" + ("; nothing was changed (--dry-run)" if args.dry_run else ""))
+        print(
+            f"{len(done)} {verb}, {len(changes) - len(done)} unchanged; landing {target.landing_uri}, "
+            f"lake {target.lake_uri}" + ("; nothing was changed (--dry-run)" if args.dry_run else "")
+        )
     return 0
 
 
@@ -310,9 +363,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
     try:
         settings = Settings.resolve(
-            runner="local", landing=landing, lake=args.lake, warehouse=move_password_to_environment(args.warehouse),
-            consent_policy=args.consent_policy, allow_empty=args.allow_empty,
-            quarantine_threshold=args.quarantine_threshold, keep_runs=args.keep_runs,
+            runner="local",
+            landing=landing,
+            lake=args.lake,
+            warehouse=move_password_to_environment(args.warehouse),
+            consent_policy=args.consent_policy,
+            allow_empty=args.allow_empty,
+            quarantine_threshold=args.quarantine_threshold,
+            keep_runs=args.keep_runs,
         )
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
@@ -328,8 +386,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except JavaMissingError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
     except OSError as error:
-        parser.exit(EXIT_USAGE, f"stedi run: error: cannot write in the lake {settings.lake}: "
-                    f"{error.strerror or error}\n")
+        parser.exit(
+            EXIT_USAGE, f"stedi run: error: cannot write in the lake {settings.lake}: {error.strerror or error}\n"
+        )
     # Three start-ups overlap: the JVM, Prefect's API and the flow's imports.
     start_session_in_background(jvm_log=JvmLog(log.spark, log.spark_console_level))
     api = start_temporary_api()
@@ -372,8 +431,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _fail(log: Any, line: str) -> None:
     from stedi.secrets import redact
 
-    print(redact(f"{line} (details: {log.python}{'' if log.verbosity == 'verbose' else '; or run with --verbose'})"),
-          file=sys.stderr)
+    print(
+        redact(f"{line} (details: {log.python}{'' if log.verbosity == 'verbose' else '; or run with --verbose'})"),
+        file=sys.stderr,
+    )
 
 
 def _write_summary(path: str | None, summary: dict[str, Any]) -> bool:

@@ -51,8 +51,11 @@ def checks(options: dict[str, Any]) -> Iterator[Check]:
     settings = None
     try:
         settings = _settings(options)
-        yield Check("ok", "settings", f"landing {settings.landing}, lake {settings.lake}, consent policy "
-                                      f"{settings.consent_policy}")
+        yield Check(
+            "ok",
+            "settings",
+            f"landing {settings.landing}, lake {settings.lake}, consent policy {settings.consent_policy}",
+        )
     except Exception as error:
         yield Check("FAIL", "settings", str(error), "correct the option or STEDI_* variable it names")
     if settings is None:
@@ -82,8 +85,12 @@ def _java() -> Check:
     printed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr.splitlines()
     found = printed[0] if printed else java
     if not JVM_ARCHIVE.is_file():
-        return Check("warn", "java", f"{found}; no JVM class archive, so Spark starts slower",
-                     "run `make` (or `.venv/bin/python -m stedi.jvm_archive`) once")
+        return Check(
+            "warn",
+            "java",
+            f"{found}; no JVM class archive, so Spark starts slower",
+            "run `make` (or `.venv/bin/python -m stedi.jvm_archive`) once",
+        )
     return Check("ok", "java", f"{found}, with the JVM class archive")
 
 
@@ -99,14 +106,18 @@ def _settings(options: dict[str, Any]) -> Any:
     from stedi.secrets import move_password_to_environment
     from stedi.settings import Settings
 
-    return Settings.resolve(runner="local", landing=options["landing"], lake=options["lake"],
-                            warehouse=move_password_to_environment(options["warehouse"]),
-                            consent_policy=options["consent_policy"])
+    return Settings.resolve(
+        runner="local",
+        landing=options["landing"],
+        lake=options["lake"],
+        warehouse=move_password_to_environment(options["warehouse"]),
+        consent_policy=options["consent_policy"],
+    )
 
 
 def _landing(landing: str) -> Iterator[Check]:
-    from stedi.landing import inspect_source
     from stedi.lake import landing_folder
+    from stedi.landing import inspect_source
     from stedi.sources import SOURCES
     from stedi.text import format_counts
 
@@ -122,8 +133,13 @@ def _landing(landing: str) -> Iterator[Check]:
             first = found.quarantined[0]
             yield Check("warn", "landing", detail, f"{first.path}: {first.detail} (and see the run summary)")
         elif not found.read:
-            yield Check("warn", "landing", detail, f"deliver {name} files into {folder}; a run onto a lake that "
-                                                   f"holds {name} records fails without --allow-empty {name}")
+            yield Check(
+                "warn",
+                "landing",
+                detail,
+                f"deliver {name} files into {folder}; a run onto a lake that "
+                f"holds {name} records fails without --allow-empty {name}",
+            )
         else:
             yield Check("ok", "landing", detail)
 
@@ -132,13 +148,21 @@ def _lake(lake: str) -> Check:
     from stedi.lake import is_local, lock_holder
 
     if not is_local(lake):
-        return Check("FAIL", "lake", f"{lake}: `stedi run` writes local lakes; s3:// lakes are the glue "
-                                     "deployment's", "use a folder, or the glue deployment")
+        return Check(
+            "FAIL",
+            "lake",
+            f"{lake}: `stedi run` writes local lakes; s3:// lakes are the glue deployment's",
+            "use a folder, or the glue deployment",
+        )
     root = Path(lake)
     existing = next(p for p in (root, *root.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return Check("FAIL", "lake", f"{lake}: {existing} is not a folder this user can write in",
-                     "choose another --lake, or fix the folder's permissions")
+        return Check(
+            "FAIL",
+            "lake",
+            f"{lake}: {existing} is not a folder this user can write in",
+            "choose another --lake, or fix the folder's permissions",
+        )
     holder = lock_holder(lake)
     if holder:
         return Check("warn", "lake", f"{lake} is being written by {holder}", "wait for that run to end")
@@ -157,14 +181,21 @@ def _pseudonym_key(lake: str) -> Check:
     if path.resolve().is_relative_to(Path(lake).resolve()):
         return Check("FAIL", "pseudonyms", f"the key file {path} lies inside the lake", "keep it outside the lake")
     if not path.exists():
-        return Check("ok", "pseudonyms", f"the Prefect Secret block {SECRET_BLOCK!r} if the workspace has one, else "
-                                         f"this machine's key, made at the first run in {path}")
+        return Check(
+            "ok",
+            "pseudonyms",
+            f"the Prefect Secret block {SECRET_BLOCK!r} if the workspace has one, else "
+            f"this machine's key, made at the first run in {path}",
+        )
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return Check("FAIL", "pseudonyms", f"{path} is readable by others ({stat.filemode(mode)})",
-                     f"chmod 600 {path}")
-    return Check("ok", "pseudonyms", f"the Prefect Secret block {SECRET_BLOCK!r} if the workspace has one, else "
-                                     f"this machine's key in {path} ({hint})")
+        return Check("FAIL", "pseudonyms", f"{path} is readable by others ({stat.filemode(mode)})", f"chmod 600 {path}")
+    return Check(
+        "ok",
+        "pseudonyms",
+        f"the Prefect Secret block {SECRET_BLOCK!r} if the workspace has one, else "
+        f"this machine's key in {path} ({hint})",
+    )
 
 
 def _warehouse(settings: Any) -> Check:
@@ -176,8 +207,12 @@ def _warehouse(settings: Any) -> Check:
         backend = backend_for(settings.warehouse)
         backend.check()
     except Exception as error:
-        return Check("FAIL", "warehouse", str(error).splitlines()[0],
-                     "start or reach the server, set its password variable, or close what holds the file")
+        return Check(
+            "FAIL",
+            "warehouse",
+            str(error).splitlines()[0],
+            "start or reach the server, set its password variable, or close what holds the file",
+        )
     return Check("ok", "warehouse", f"{backend.display_url} answers")
 
 
@@ -189,11 +224,19 @@ def _prefect() -> Check:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5) as response:
             healthy = response.status == 200
     except urllib.error.HTTPError as error:
-        return Check("FAIL", "prefect", f"the Prefect API at {url} answers {error.code} {error.reason}",
-                     "check PREFECT_API_KEY (`prefect cloud login`)" if error.code in (401, 403) else "check the URL")
+        return Check(
+            "FAIL",
+            "prefect",
+            f"the Prefect API at {url} answers {error.code} {error.reason}",
+            "check PREFECT_API_KEY (`prefect cloud login`)" if error.code in (401, 403) else "check the URL",
+        )
     except OSError as error:
-        return Check("FAIL", "prefect", f"PREFECT_API_URL {url} does not answer: {error}",
-                     "start the server (`prefect server start`), or unset PREFECT_API_URL")
+        return Check(
+            "FAIL",
+            "prefect",
+            f"PREFECT_API_URL {url} does not answer: {error}",
+            "start the server (`prefect server start`), or unset PREFECT_API_URL",
+        )
     return Check("ok" if healthy else "FAIL", "prefect", f"the Prefect API at {url} answers")
 
 
@@ -201,4 +244,3 @@ def _profile_api_url() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value()
-

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import random
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,23 +114,85 @@ SHARES = {
     "blank_lines": 0.02,
 }
 
-FIRST_NAMES = ("Santosh", "Ben", "Frank", "David", "Edward", "Jane", "Jaya", "Jerry", "Jacob", "Sarah", "Liz",
-               "Danny", "Angie", "Craig", "Chris", "Lyn", "Senthil", "Bobby", "Trevor", "Suresh", "Gail", "Spencer",
-               "Steph", "Raul", "Neeraj", "Eric", "Mohammed", "Lisa", "Kate", "Rohan")
-LAST_NAMES = ("Clayton", "Khatib", "Hansen", "Jones", "Staples", "Gonzalez", "Jackson", "Jefferson", "Habschied",
-              "Lincoln", "Ahmed", "Fibonnaci", "Davis", "Mitra", "Sanchez", "Anandh", "Aristotle", "Doshi",
-              "Mendoza", "Wu", "Hoover", "Stark", "Lee", "Smith", "Kumar", "Phillips", "Abdi", "Young")
+FIRST_NAMES = (
+    "Santosh",
+    "Ben",
+    "Frank",
+    "David",
+    "Edward",
+    "Jane",
+    "Jaya",
+    "Jerry",
+    "Jacob",
+    "Sarah",
+    "Liz",
+    "Danny",
+    "Angie",
+    "Craig",
+    "Chris",
+    "Lyn",
+    "Senthil",
+    "Bobby",
+    "Trevor",
+    "Suresh",
+    "Gail",
+    "Spencer",
+    "Steph",
+    "Raul",
+    "Neeraj",
+    "Eric",
+    "Mohammed",
+    "Lisa",
+    "Kate",
+    "Rohan",
+)
+LAST_NAMES = (
+    "Clayton",
+    "Khatib",
+    "Hansen",
+    "Jones",
+    "Staples",
+    "Gonzalez",
+    "Jackson",
+    "Jefferson",
+    "Habschied",
+    "Lincoln",
+    "Ahmed",
+    "Fibonnaci",
+    "Davis",
+    "Mitra",
+    "Sanchez",
+    "Anandh",
+    "Aristotle",
+    "Doshi",
+    "Mendoza",
+    "Wu",
+    "Hoover",
+    "Stark",
+    "Lee",
+    "Smith",
+    "Kumar",
+    "Phillips",
+    "Abdi",
+    "Young",
+)
 DOMAINS = ("test.com", "test.com", "test.com", "example.com", "mail.test")
 
 # Fields in the order each source writes them, with how a value is written (see _value).
-CUSTOMER_FIELDS = (("customerName", "string"), ("email", "email"), ("phone", "phone"), ("birthDay", "string"),
-                   ("serialNumber", "serial"), ("registrationDate", "epoch"), ("lastUpdateDate", "epoch"),
-                   ("shareWithResearchAsOfDate", "epoch"), ("shareWithPublicAsOfDate", "epoch"),
-                   ("shareWithFriendsAsOfDate", "epoch"))
-ACCELEROMETER_FIELDS = (("user", "email"), ("timestamp", "epoch"), ("x", "double"), ("y", "double"),
-                        ("z", "double"))
-STEP_TRAINER_FIELDS = (("sensorReadingTime", "epoch"), ("serialNumber", "serial"),
-                       ("distanceFromObject", "long"))
+CUSTOMER_FIELDS = (
+    ("customerName", "string"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("birthDay", "string"),
+    ("serialNumber", "serial"),
+    ("registrationDate", "epoch"),
+    ("lastUpdateDate", "epoch"),
+    ("shareWithResearchAsOfDate", "epoch"),
+    ("shareWithPublicAsOfDate", "epoch"),
+    ("shareWithFriendsAsOfDate", "epoch"),
+)
+ACCELEROMETER_FIELDS = (("user", "email"), ("timestamp", "epoch"), ("x", "double"), ("y", "double"), ("z", "double"))
+STEP_TRAINER_FIELDS = (("sensorReadingTime", "epoch"), ("serialNumber", "serial"), ("distanceFromObject", "long"))
 FIELDS = {"customer": CUSTOMER_FIELDS, "accelerometer": ACCELEROMETER_FIELDS, "step_trainer": STEP_TRAINER_FIELDS}
 # Keys neither source declares: bronze keeps them in `_extra_fields`.
 EXTRA_FIELDS = {
@@ -137,16 +200,34 @@ EXTRA_FIELDS = {
     "accelerometer": (("appVersion", '"3.12.0"'), ("os", '"android"'), ("batteryLevel", "0.82")),
     "step_trainer": (("firmware", '"1.4.2"'), ("batteryLevel", "71"), ("rssi", "-61")),
 }
-KEY_VARIANTS = {"timestamp": "timeStamp", "serialNumber": "SerialNumber", "sensorReadingTime": "SensorReadingTime",
-                "email": "Email", "user": "User", "distanceFromObject": "distancefromobject", "x": "X",
-                "lastUpdateDate": "LastUpdateDate", "customerName": "CustomerName"}
+KEY_VARIANTS = {
+    "timestamp": "timeStamp",
+    "serialNumber": "SerialNumber",
+    "sensorReadingTime": "SensorReadingTime",
+    "email": "Email",
+    "user": "User",
+    "distanceFromObject": "distancefromobject",
+    "x": "X",
+    "lastUpdateDate": "LastUpdateDate",
+    "customerName": "CustomerName",
+}
 # One defect each, so that each line breaks exactly the rule it is counted under.
 BROKEN_KINDS = {
     "customer": (MALFORMED_JSON, "missing_email", "uncoercible_lastUpdateDate"),
-    "accelerometer": (MALFORMED_JSON, "missing_user", "uncoercible_timestamp", "uncoercible_x",
-                      "timestamp_out_of_range"),
-    "step_trainer": (MALFORMED_JSON, "missing_serialNumber", "uncoercible_distanceFromObject",
-                     "sensorReadingTime_out_of_range", "negative_distance"),
+    "accelerometer": (
+        MALFORMED_JSON,
+        "missing_user",
+        "uncoercible_timestamp",
+        "uncoercible_x",
+        "timestamp_out_of_range",
+    ),
+    "step_trainer": (
+        MALFORMED_JSON,
+        "missing_serialNumber",
+        "uncoercible_distanceFromObject",
+        "sensorReadingTime_out_of_range",
+        "negative_distance",
+    ),
 }
 
 ACCEPTED = "accepted"
@@ -162,7 +243,7 @@ def quarantined(rule: str) -> Fate:
 
 
 def epoch_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 def at_least(minimum: int, share: float, of: float) -> int:
@@ -190,8 +271,12 @@ class Ledger:
         def by(kind: str) -> dict[str, int]:
             return {fate.split(":", 1)[1]: n for fate, n in sorted(counts.items()) if fate.startswith(f"{kind}:") and n}
 
-        return {"landing": sum(counts.values()), "accepted": counts[ACCEPTED], "filtered": by("filtered"),
-                "quarantined": by("quarantined")}
+        return {
+            "landing": sum(counts.values()),
+            "accepted": counts[ACCEPTED],
+            "filtered": by("filtered"),
+            "quarantined": by("quarantined"),
+        }
 
 
 # --- rendering lines --------------------------------------------------------------------------------------
@@ -359,8 +444,12 @@ class SourceLanding:
                 (self.folder / partition / MARKER).write_bytes(b"")
                 markers += 1
         read = len(self.files) + len(twice)
-        return {"landing": read + sum(broken.values()), "read": read, "quarantined": dict(sorted(broken.items())),
-                "skipped": markers}
+        return {
+            "landing": read + sum(broken.values()),
+            "read": read,
+            "quarantined": dict(sorted(broken.items())),
+            "skipped": markers,
+        }
 
     def _deliver_broken(self, per_day: Counter) -> Counter:
         """Files that cannot be read: a gzip upload cut short, and plain text named .gz. They hold copies of
@@ -412,8 +501,11 @@ class SourceLanding:
 
     def _write(self, name: str, text: bytes, gzipped: bool) -> None:
         # mtime=0: the same input gives the same bytes
-        self._put(name, date.fromisoformat(name.split("-", 1)[1][:10]),
-                  gzip.compress(text, compresslevel=6, mtime=0) if gzipped else text)
+        self._put(
+            name,
+            date.fromisoformat(name.split("-", 1)[1][:10]),
+            gzip.compress(text, compresslevel=6, mtime=0) if gzipped else text,
+        )
 
     def _deliver_again(self, landing_file: LandingFile, per_day: Counter) -> None:
         """The same lines under another name (and the other compression): every record in it is a copy."""
@@ -455,9 +547,18 @@ def _roles(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Disjoint groups of customers, each playing one case; the rest are ordinary customers."""
     pairs = at_least(2, SHARES["re_registered"], n)
     sizes = {"pair_a": pairs, "pair_b": pairs}
-    sizes |= {role: at_least(2, SHARES[role], n)
-              for role in ("withdrawn", "consent_later", "updated", "without_readings", "without_device",
-                           "early_readers", "email_variant")}
+    sizes |= {
+        role: at_least(2, SHARES[role], n)
+        for role in (
+            "withdrawn",
+            "consent_later",
+            "updated",
+            "without_readings",
+            "without_device",
+            "early_readers",
+            "email_variant",
+        )
+    }
     order = rng.permutation(n)
     bounds = np.cumsum([0, *sizes.values()])
     return {role: np.sort(order[lo:hi]) for role, lo, hi in zip(sizes, bounds[:-1], bounds[1:], strict=True)}
@@ -491,8 +592,9 @@ def _people(scale: float, rng: np.random.Generator, r: random.Random) -> People:
     for b in roles["pair_b"].tolist():  # inside the reading days, so that readings fall on both sides of it
         re_registered_at[b] = start + r.randint(1, days - 2) * DAY_MS + r.randint(8 * HOUR_MS, 16 * HOUR_MS)
     people = People(n, days, names, emails, phones, birthdays, roles, device, serials, research, re_registered_at)
-    people.unknown_users = [f"{FIRST_NAMES[i % len(FIRST_NAMES)]}.Guest{i}@app.test"
-                            for i in range(at_least(1, SHARES["unknown_users"], n))]
+    people.unknown_users = [
+        f"{FIRST_NAMES[i % len(FIRST_NAMES)]}.Guest{i}@app.test" for i in range(at_least(1, SHARES["unknown_users"], n))
+    ]
     return people
 
 
@@ -515,8 +617,11 @@ class Sessions:
     end_at: list[int] = field(default_factory=list)  # when >= 0, the session is shifted to end at this instant
 
     def add(self, user: int, serial: int, owner: int, start: int, instants: int, end_at: int = -1) -> None:
-        for column, value in zip((self.user, self.serial, self.owner, self.start, self.instants, self.end_at),
-                                 (user, serial, owner, start, instants, end_at), strict=True):
+        for column, value in zip(
+            (self.user, self.serial, self.owner, self.start, self.instants, self.end_at),
+            (user, serial, owner, start, instants, end_at),
+            strict=True,
+        ):
             column.append(value)
 
 
@@ -598,8 +703,9 @@ def _instants(s: Sessions, rng: np.random.Generator) -> Instants:
     edges = np.zeros(len(session), dtype=bool)
     edges[first], edges[last] = True, True
     has_step = (serial >= 0) & ((rng.random(len(session)) < STEP_AT_INSTANT) | (user < 0) | edges)
-    accelerometer = np.where(user >= 0, rng.choice(len(ACCELEROMETER_PER_INSTANT), size=len(session),
-                                                   p=ACCELEROMETER_PER_INSTANT), 0)
+    accelerometer = np.where(
+        user >= 0, rng.choice(len(ACCELEROMETER_PER_INSTANT), size=len(session), p=ACCELEROMETER_PER_INSTANT), 0
+    )
     distance = rng.integers(DISTANCE_CM[0], DISTANCE_CM[1] + 1, size=len(session))
     return Instants(session, time, has_step, accelerometer, distance)
 
@@ -616,8 +722,9 @@ def _dates(people: People, s: Sessions, inst: Instants, r: random.Random) -> Non
     """Registration and research consent dates, set against each customer's reading instants."""
     first, count = _customer_spans(s, inst, people.n)
     before_readings = epoch_ms(READINGS_START) - DAY_MS
-    registered = np.array([r.randint(epoch_ms(REGISTRATIONS_START), before_readings) for _ in range(people.n)],
-                          dtype=np.int64)
+    registered = np.array(
+        [r.randint(epoch_ms(REGISTRATIONS_START), before_readings) for _ in range(people.n)], dtype=np.int64
+    )
 
     def an_instant_after_the_first(c: int) -> int:
         return int(inst.time[first[c] + r.randint(1, count[c] - 1)])
@@ -663,8 +770,18 @@ def _customer_records(people: People, r: random.Random) -> list[tuple[int, tuple
             newest_update += r.randint(HOUR_MS, 30 * DAY_MS)
         serial = people.serials[people.device[c]] if people.device[c] >= 0 else None
         email = _email_variant(people.emails[c], r) if c in roles["email_variant"] else people.emails[c]
-        newest = (people.names[c], email, people.phones[c], people.birthdays[c], serial, registered, newest_update,
-                  research_or_none, public, friends)
+        newest = (
+            people.names[c],
+            email,
+            people.phones[c],
+            people.birthdays[c],
+            serial,
+            registered,
+            newest_update,
+            research_or_none,
+            public,
+            friends,
+        )
         for update in _older_updates(c, registered, research, newest_update, roles, r):
             older = list(newest)
             older[6] = update
@@ -686,8 +803,9 @@ def _consent_after(registered: int, share: float, r: random.Random) -> int | Non
     return given_at if r.random() < share else None
 
 
-def _older_updates(c: int, registered: int, research: int, newest: int, roles: dict[str, set], r: random.Random
-                   ) -> list[int]:
+def _older_updates(
+    c: int, registered: int, research: int, newest: int, roles: dict[str, set], r: random.Random
+) -> list[int]:
     """lastUpdateDate of the customer's older records: distinct, after registration, before the newest."""
     if c in roles["withdrawn"]:
         return [r.randint(registered, newest - 1)]
@@ -703,8 +821,10 @@ def _customer_landing(landing: SourceLanding, records: list[tuple[int, tuple, Fa
     start = epoch_ms(READINGS_START)
     first_export = [rec for rec in records if rec[0] < start]
     later = sorted((rec for rec in records if rec[0] >= start), key=lambda rec: rec[0])
-    chunks = [(READINGS_START - timedelta(days=1), first_export[i:i + CUSTOMER_EXPORT_LINES])
-              for i in range(0, len(first_export), CUSTOMER_EXPORT_LINES)]
+    chunks = [
+        (READINGS_START - timedelta(days=1), first_export[i : i + CUSTOMER_EXPORT_LINES])
+        for i in range(0, len(first_export), CUSTOMER_EXPORT_LINES)
+    ]
     by_day: dict[date, list] = {}
     for rec in later:
         exported = READINGS_START + timedelta(days=7 * ((rec[0] - start) // (7 * DAY_MS) + 1))
@@ -723,8 +843,9 @@ def _customer_landing(landing: SourceLanding, records: list[tuple[int, tuple, Fa
     _copies_and_broken_lines(landing, len(placed), placed.__getitem__, r)
 
 
-def _copies_and_broken_lines(landing: SourceLanding, records: int,
-                             locate: Callable[[int], tuple[int, tuple, str | None]], r: random.Random) -> None:
+def _copies_and_broken_lines(
+    landing: SourceLanding, records: int, locate: Callable[[int], tuple[int, tuple, str | None]], r: random.Random
+) -> None:
     """Copies of records (in their own file and in another), broken lines and a few blank lines.
 
     `locate(i)` is the file, the values and the line (None when drifted) of the source's record i. A copy
@@ -758,10 +879,19 @@ class ReadingFates:
     curated: dict[str, np.ndarray]  # policy -> per customer
 
 
-ACCELEROMETER_FATES = (ACCEPTED, filtered(UNKNOWN_CUSTOMER), filtered(CUSTOMER_NOT_CONSENTING),
-                       filtered(BEFORE_RESEARCH_CONSENT))
-STEP_FATES = (ACCEPTED, filtered(UNKNOWN_DEVICE), filtered(OWNER_NOT_CURATED), filtered(BEFORE_RESEARCH_CONSENT),
-              quarantined(CONFLICTING_READING))
+ACCELEROMETER_FATES = (
+    ACCEPTED,
+    filtered(UNKNOWN_CUSTOMER),
+    filtered(CUSTOMER_NOT_CONSENTING),
+    filtered(BEFORE_RESEARCH_CONSENT),
+)
+STEP_FATES = (
+    ACCEPTED,
+    filtered(UNKNOWN_DEVICE),
+    filtered(OWNER_NOT_CURATED),
+    filtered(BEFORE_RESEARCH_CONSENT),
+    quarantined(CONFLICTING_READING),
+)
 
 
 def _reading_fates(people: People, s: Sessions, inst: Instants, conflicted: np.ndarray) -> ReadingFates:
@@ -777,8 +907,9 @@ def _reading_fates(people: People, s: Sessions, inst: Instants, conflicted: np.n
     for policy in CONSENT_POLICIES:
         before_consent = (inst.time < consent_at[user]) & (policy == "as-of")
         code = np.select([user >= people.n, ~trusted[user], before_consent], [1, 2, 3], 0)
-        accepted_readings = np.bincount(user[(code == 0) & (user >= 0)],
-                                        weights=inst.accelerometer[(code == 0) & (user >= 0)], minlength=people.n)
+        accepted_readings = np.bincount(
+            user[(code == 0) & (user >= 0)], weights=inst.accelerometer[(code == 0) & (user >= 0)], minlength=people.n
+        )
         curated = people.research & (accepted_readings[: people.n] > 0)
         step_before_consent = (inst.time < people.research_at[owner]) & (policy == "as-of")
         step = np.select([conflicted, owner < 0, ~curated[owner], step_before_consent], [4, 1, 2, 3], 0)
@@ -796,8 +927,9 @@ def _conflicts(s: Sessions, inst: Instants, r: random.Random) -> np.ndarray:
 
 def _count_readings(ledger: Ledger, inst: Instants, fates: ReadingFates) -> None:
     for policy in CONSENT_POLICIES:
-        per_fate = np.bincount(fates.accelerometer[policy], weights=inst.accelerometer,
-                               minlength=len(ACCELEROMETER_FATES))
+        per_fate = np.bincount(
+            fates.accelerometer[policy], weights=inst.accelerometer, minlength=len(ACCELEROMETER_FATES)
+        )
         for fate, n in zip(ACCELEROMETER_FATES, per_fate.tolist(), strict=True):
             ledger.add("accelerometer", fate, round(n), policy)
         per_fate = np.bincount(fates.step[policy][inst.has_step], minlength=len(STEP_FATES))
@@ -816,22 +948,28 @@ def _day_files(days: np.ndarray) -> list[tuple[int, int, int]]:
     for day, lo, hi in zip(values.tolist(), starts.tolist(), ends.tolist(), strict=True):
         parts = -(-(hi - lo) // MAX_LINES_PER_FILE)
         bounds = np.linspace(lo, hi, parts + 1).round().astype(int).tolist()
-        files += [(day, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        files += [(day, a, b) for a, b in itertools.pairwise(bounds)]
     return files
 
 
-def _reading_files(landing: SourceLanding, time: np.ndarray, values: Callable[[int], tuple],
-                   clean: Callable[[int, int], list[str]], rng: np.random.Generator, drift: random.Random
-                   ) -> Callable[[int], tuple[int, tuple, str | None]]:
+def _reading_files(
+    landing: SourceLanding,
+    time: np.ndarray,
+    values: Callable[[int], tuple],
+    clean: Callable[[int, int], list[str]],
+    rng: np.random.Generator,
+    drift: random.Random,
+) -> Callable[[int], tuple[int, tuple, str | None]]:
     """Adds a reading source's files (records in time order) with a share of records drifted; returns
     `locate` for _copies_and_broken_lines."""
-    drifted = np.sort(rng.choice(len(time), size=min(len(time), at_least(MIN_DRIFTED, SHARES["drifted"], len(time))),
-                                 replace=False))
+    drifted = np.sort(
+        rng.choice(len(time), size=min(len(time), at_least(MIN_DRIFTED, SHARES["drifted"], len(time))), replace=False)
+    )
     landing.drifted = len(drifted)
 
     def lines(lo: int, hi: int) -> list[str]:
         out = clean(lo, hi)
-        for i in drifted[np.searchsorted(drifted, lo):np.searchsorted(drifted, hi)].tolist():
+        for i in drifted[np.searchsorted(drifted, lo) : np.searchsorted(drifted, hi)].tolist():
             out[i - lo] = render(landing.source, values(i), drift)
         return out
 
@@ -854,8 +992,9 @@ _XYZ_TEXT = [f',"x":{x!r},"y":{y!r},"z":{z!r}}}' for x, y, z in _XYZ]
 _XYZ_STRIDES = np.array([k for k in range(1, 27) if k % 3])
 
 
-def _accelerometer_landing(landing: SourceLanding, people: People, s: Sessions, inst: Instants,
-                           rng: np.random.Generator, r: random.Random) -> None:
+def _accelerometer_landing(
+    landing: SourceLanding, people: People, s: Sessions, inst: Instants, rng: np.random.Generator, r: random.Random
+) -> None:
     counts = inst.accelerometer
     instant = np.repeat(np.arange(len(counts)), counts)
     nth = np.arange(len(instant)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -870,15 +1009,24 @@ def _accelerometer_landing(landing: SourceLanding, people: People, s: Sessions, 
         return (emails[user[i]], int(time[i]), *_XYZ[xyz[i]])
 
     def clean(lo: int, hi: int) -> list[str]:
-        return [prefixes[u] + str(t) + _XYZ_TEXT[c]
-                for u, t, c in zip(user[lo:hi].tolist(), time[lo:hi].tolist(), xyz[lo:hi].tolist(), strict=True)]
+        return [
+            prefixes[u] + str(t) + _XYZ_TEXT[c]
+            for u, t, c in zip(user[lo:hi].tolist(), time[lo:hi].tolist(), xyz[lo:hi].tolist(), strict=True)
+        ]
 
     locate = _reading_files(landing, time, values, clean, rng, random.Random(r.random()))
     _copies_and_broken_lines(landing, len(time), locate, r)
 
 
-def _step_landing(landing: SourceLanding, people: People, s: Sessions, inst: Instants, conflicted: np.ndarray,
-                  rng: np.random.Generator, r: random.Random) -> None:
+def _step_landing(
+    landing: SourceLanding,
+    people: People,
+    s: Sessions,
+    inst: Instants,
+    conflicted: np.ndarray,
+    rng: np.random.Generator,
+    r: random.Random,
+) -> None:
     instant = np.flatnonzero(inst.has_step)
     instant = instant[np.argsort(inst.time[instant], kind="stable")]
     serial, time, distance = np.asarray(s.serial)[inst.session][instant], inst.time[instant], inst.distance[instant]
@@ -907,8 +1055,9 @@ def _step_landing(landing: SourceLanding, people: People, s: Sessions, inst: Ins
 # --- expected counts --------------------------------------------------------------------------------------
 
 
-def _tables(people: People, newest: list[tuple], inst: Instants, fates: ReadingFates, policy: str
-            ) -> tuple[dict[str, int], dict[str, int]]:
+def _tables(
+    people: People, newest: list[tuple], inst: Instants, fates: ReadingFates, policy: str
+) -> tuple[dict[str, int], dict[str, int]]:
     """Silver and gold table rows under `policy`, from the fates decided above."""
     accelerometer_ok = fates.accelerometer[policy] == 0
     step_ok = inst.has_step & (fates.step[policy] == 0)
@@ -934,8 +1083,15 @@ def _tables(people: People, newest: list[tuple], inst: Instants, fates: ReadingF
     return silver, gold
 
 
-def _cases(people: People, records: list, s: Sessions, inst: Instants, conflicted: np.ndarray,
-           landings: dict[str, SourceLanding], ledger: Ledger) -> dict[str, Any]:
+def _cases(
+    people: People,
+    records: list,
+    s: Sessions,
+    inst: Instants,
+    conflicted: np.ndarray,
+    landings: dict[str, SourceLanding],
+    ledger: Ledger,
+) -> dict[str, Any]:
     """How often each case occurs, for the reader (the counts above already follow from them)."""
     roles = {role: len(members) for role, members in people.roles.items()}
     owner = np.asarray(s.owner)[inst.session]
@@ -947,8 +1103,9 @@ def _cases(people: People, records: list, s: Sessions, inst: Instants, conflicte
     return {
         "customers": people.n,
         "reading_days": people.days,
-        "updated_customers": len({values[1].strip().lower() for _, values, fate in records
-                                  if fate == filtered(SUPERSEDED)}),
+        "updated_customers": len(
+            {values[1].strip().lower() for _, values, fate in records if fate == filtered(SUPERSEDED)}
+        ),
         "withdrawn_consents": roles["withdrawn"],
         "consents_given_later": roles["consent_later"],
         "customer_lines_with_email_variants": sum(values[1] not in canonical for _, values, _ in records),
@@ -965,11 +1122,19 @@ def _cases(people: People, records: list, s: Sessions, inst: Instants, conflicte
         "duplicate_files": {src: landing.duplicate_files for src, landing in landings.items()},
         "broken_files": {src: landing.broken_files for src, landing in landings.items()},
         "drifted_lines": {src: landing.drifted for src, landing in landings.items()},
-        "broken_lines": {src: sum(n for fate, n in ever[src].items() if fate.startswith("quarantined:")
-                                  and fate != quarantined(CONFLICTING_READING)) for src in SOURCE_NAMES},
+        "broken_lines": {
+            src: sum(
+                n
+                for fate, n in ever[src].items()
+                if fate.startswith("quarantined:") and fate != quarantined(CONFLICTING_READING)
+            )
+            for src in SOURCE_NAMES
+        },
         "gzipped_files": {src: sum(f.gzipped for f in landing.files) for src, landing in landings.items()},
-        "blank_lines": {src: sum(1 for f in landing.files for sp in f.specials if sp.fate is None)
-                        for src, landing in landings.items()},
+        "blank_lines": {
+            src: sum(1 for f in landing.files for sp in f.specials if sp.fate is None)
+            for src, landing in landings.items()
+        },
     }
 
 
@@ -991,8 +1156,9 @@ def generate(root: Path, scale: float, seed: int = 0) -> dict[str, Any]:
     fates = _reading_fates(people, sessions, inst, conflicted)
     ledger = Ledger()
     _count_readings(ledger, inst, fates)
-    landings = {source: SourceLanding(root, source, ledger, random.Random(f"{seed}-{source}"))
-                for source in SOURCE_NAMES}
+    landings = {
+        source: SourceLanding(root, source, ledger, random.Random(f"{seed}-{source}")) for source in SOURCE_NAMES
+    }
     records = _customer_records(people, r)
     _customer_landing(landings["customer"], records, r)
     _accelerometer_landing(landings["accelerometer"], people, sessions, inst, rng, r)
@@ -1008,8 +1174,13 @@ def generate(root: Path, scale: float, seed: int = 0) -> dict[str, Any]:
             "gold": gold,
             "warehouse": gold | {"machine_learning_training_set": silver["machine_learning_curated"]},
         }
-    expected = {"scale": scale, "seed": seed, "files": files, "policies": policies,
-                "cases": _cases(people, records, sessions, inst, conflicted, landings, ledger)}
+    expected = {
+        "scale": scale,
+        "seed": seed,
+        "files": files,
+        "policies": policies,
+        "cases": _cases(people, records, sessions, inst, conflicted, landings, ledger),
+    }
     (root / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     return expected
 
@@ -1038,9 +1209,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "holds the counts `stedi run --landing ROOT` must report under each consent policy.",
     )
     parser.add_argument("root", metavar="ROOT", help="where to write the landing (its landing folders must be empty)")
-    parser.add_argument("--scale", type=_positive, default=1.0,
-                        help="size relative to the sample: 1 is about 956 customers, 81k accelerometer and 29k "
-                        "step-trainer records (default: 1)")
+    parser.add_argument(
+        "--scale",
+        type=_positive,
+        default=1.0,
+        help="size relative to the sample: 1 is about 956 customers, 81k accelerometer and 29k "
+        "step-trainer records (default: 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default: 0)")
     return parser
 
@@ -1056,6 +1231,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     records = ", ".join(f"{s['landing']:,} {name}" for name, s in expected["policies"]["ever"]["sources"].items())
     files = sum(f["landing"] for f in expected["files"].values())
-    print(f"stedi generate: {records} records in {files} files under {args.root}; expected counts in "
-          f"{Path(args.root) / 'expected.json'}")
+    print(
+        f"stedi generate: {records} records in {files} files under {args.root}; expected counts in "
+        f"{Path(args.root) / 'expected.json'}"
+    )
     return 0

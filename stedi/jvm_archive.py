@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, QUIET_CDS, build_session, end_jvm
@@ -31,8 +31,9 @@ def build(archive: Path = JVM_ARCHIVE) -> Path:
     options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} {QUIET_CDS}"
     spark = build_session(java_options=options)
     with tempfile.TemporaryDirectory(prefix="stedi-jvm-archive-") as lake:
-        args = JobArgs(landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive",
-                       ingested_at=datetime.now(timezone.utc).isoformat())
+        args = JobArgs(
+            landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive", ingested_at=datetime.now(UTC).isoformat()
+        )
         for job in (bronze, silver, gold):
             job.run(spark, args)
     code = end_jvm(spark, timeout_s=_EXIT_TIMEOUT_S)  # the JVM writes the archive as it exits
@@ -47,8 +48,9 @@ def main() -> int:
     try:
         archive = build()
     except Exception as error:  # an optimisation: runs work without it, only slower
-        print(f"warning: no JVM class archive, Spark will start slower: {type(error).__name__}: {error}",
-              file=sys.stderr)
+        print(
+            f"warning: no JVM class archive, Spark will start slower: {type(error).__name__}: {error}", file=sys.stderr
+        )
         return 0
     size_mb = archive.stat().st_size / 1e6
     print(f"JVM class archive: {archive} ({size_mb:.0f} MB, {time.monotonic() - started:.0f} s)")

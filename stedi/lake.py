@@ -13,7 +13,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-
 
 REPORTS_DIR = "_reports"  # <lake>/_reports/<run_id>/: each job's run report and the run summary
 
@@ -73,7 +72,9 @@ def count_rows(spark: SparkSession, path: str) -> int:
     return read_table(spark, path).count()
 
 
-def write_table(df: DataFrame, path: str, fmt: str = "parquet", check: Callable[[DataFrame], None] | None = None) -> None:
+def write_table(
+    df: DataFrame, path: str, fmt: str = "parquet", check: Callable[[DataFrame], None] | None = None
+) -> None:
     """Write `df` as the table at `path` (in a zone version, see Zone), then run `check` on the data as written.
 
     A failing check raises; the zone version holding the table is then never published.
@@ -97,7 +98,7 @@ def write_json_lines(folder: str, rows: list[dict[str, Any]]) -> None:
 
 def _json_value(value: Any) -> str:
     if isinstance(value, datetime):  # as Spark's JSON writer writes instants
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return str(value)
 
 
@@ -230,7 +231,7 @@ def prune_runs(lake_root: str, keep: int, current: str) -> list[str]:
     so that a lake's reports never grow without bound; returns the run ids removed."""
     runs = _run_report_times(lake_root)  # run id -> when its reports were last written
     newest = sorted(runs, key=lambda run: (runs[run], run), reverse=True)
-    kept = set(newest[:max(keep, 1)]) | {current}
+    kept = set(newest[: max(keep, 1)]) | {current}
     removed = [run for run in newest if run not in kept]
     for run in removed:
         _remove_tree(join(lake_root, REPORTS_DIR, run))
@@ -246,7 +247,7 @@ def _run_report_times(lake_root: str) -> dict[str, float]:
     times: dict[str, float] = {}
     for page in _s3_client().get_paginator("list_objects_v2").paginate(**_prefix(bucket_key)):
         for item in page.get("Contents", []):
-            run = item["Key"][len(bucket_key["Key"]):].split("/", 1)[0]
+            run = item["Key"][len(bucket_key["Key"]) :].split("/", 1)[0]
             times[run] = max(times.get(run, 0.0), item["LastModified"].timestamp())
     return times
 
@@ -333,8 +334,9 @@ def lock(lake_root: str, run_id: str) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another run"
-            raise LakeBusyError(f"the lake {lake_root} is being written by {holder}: wait for it to end, "
-                                "or stop it") from None
+            raise LakeBusyError(
+                f"the lake {lake_root} is being written by {holder}: wait for it to end, or stop it"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"run {run_id} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})\n")

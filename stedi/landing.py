@@ -43,8 +43,20 @@ from stedi.rules import (
 GZIP_MAGIC = b"\x1f\x8b"
 # Compressions Spark, Sail and Glue do not all read alike; an export in one of them is quarantined with
 # a reason that says so, rather than read as binary lines.
-UNSUPPORTED_SUFFIXES = (".bz2", ".zip", ".zst", ".zstd", ".xz", ".lz4", ".snappy", ".deflate", ".7z", ".tar",
-                        ".tgz", ".br")
+UNSUPPORTED_SUFFIXES = (
+    ".bz2",
+    ".zip",
+    ".zst",
+    ".zstd",
+    ".xz",
+    ".lz4",
+    ".snappy",
+    ".deflate",
+    ".7z",
+    ".tar",
+    ".tgz",
+    ".br",
+)
 _CHUNK = 1 << 20
 _CHECKERS = 8  # files checked side by side: gzip decompression and S3 reads release the GIL
 
@@ -164,8 +176,11 @@ def _scan(folder: str) -> Iterator[Entry]:
             info = os.stat(entry.path)  # through a symbolic link, to what it names
         except OSError as error:
             if entry.is_symlink():
-                reason = "symbolic link to nothing" if isinstance(error, FileNotFoundError) else (
-                    f"symbolic link that cannot be followed: {error.strerror}")
+                reason = (
+                    "symbolic link to nothing"
+                    if isinstance(error, FileNotFoundError)
+                    else (f"symbolic link that cannot be followed: {error.strerror}")
+                )
                 yield SkippedEntry(entry.path, reason)
             else:
                 yield QuarantinedFile(entry.path, UNREADABLE_FILE, error.strerror or str(error))
@@ -182,8 +197,12 @@ def _scan(folder: str) -> Iterator[Entry]:
 
 
 def _special_kind(mode: int) -> str:
-    kinds = {stat.S_ISFIFO: "FIFO (named pipe)", stat.S_ISSOCK: "socket", stat.S_ISCHR: "character device",
-             stat.S_ISBLK: "block device"}
+    kinds = {
+        stat.S_ISFIFO: "FIFO (named pipe)",
+        stat.S_ISSOCK: "socket",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+    }
     return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
@@ -194,7 +213,7 @@ def _walk_s3(s3: Any, folder: str) -> Iterator[Entry]:
     for page in pages:
         for item in page.get("Contents", []):
             key = item["Key"]
-            relative = key[len(prefix):].split("/")
+            relative = key[len(prefix) :].split("/")
             path = f"s3://{bucket}/{key}"
             hidden = next((part for part in relative if _hidden(part)), None)
             if key.endswith("/"):
@@ -212,7 +231,7 @@ def _walk_s3(s3: Any, folder: str) -> Iterator[Entry]:
 
 def _check_local(candidate: LandingFile) -> QuarantinedFile | None:
     def open_file() -> IO[bytes]:
-        return open(candidate.path, "rb")  # noqa: SIM115 - _check closes it
+        return open(candidate.path, "rb")
 
     return _check(candidate, open_file)
 
@@ -233,11 +252,15 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Quaran
         return QuarantinedFile(candidate.path, rule, detail, candidate.size)
 
     if ":" in candidate.path.removeprefix("s3://"):
-        return problem(UNSUPPORTED_FILE_NAME, "Spark's file reader cannot open a path holding ':' (Hadoop reads "
-                                              "what comes before it as a scheme); rename the file or folder")
+        return problem(
+            UNSUPPORTED_FILE_NAME,
+            "Spark's file reader cannot open a path holding ':' (Hadoop reads "
+            "what comes before it as a scheme); rename the file or folder",
+        )
     if name.lower().endswith(UNSUPPORTED_SUFFIXES):
-        return problem(UNSUPPORTED_COMPRESSION, f"{name.rsplit('.', 1)[-1]} is not read; deliver JSON lines, "
-                                                "plain or gzip (.gz)")
+        return problem(
+            UNSUPPORTED_COMPRESSION, f"{name.rsplit('.', 1)[-1]} is not read; deliver JSON lines, plain or gzip (.gz)"
+        )
     try:
         with contextlib.closing(open_file()) as stream:
             head = stream.read(len(GZIP_MAGIC))
@@ -245,8 +268,11 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Quaran
             if named_gzip and head and head != GZIP_MAGIC:
                 return problem(NOT_GZIP, "named .gz, but its bytes are not gzip data")
             if not named_gzip and head == GZIP_MAGIC:
-                return problem(GZIP_WITHOUT_SUFFIX, "gzip data in a file whose name does not end in .gz (in lower "
-                                                    "case), which Spark would read as text: rename it")
+                return problem(
+                    GZIP_WITHOUT_SUFFIX,
+                    "gzip data in a file whose name does not end in .gz (in lower "
+                    "case), which Spark would read as text: rename it",
+                )
             if named_gzip and head:
                 failure = gzip_problem(head, stream)
                 return problem(*failure) if failure else None

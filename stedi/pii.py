@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-PERSONAL_COLUMNS = frozenset({
-    # landing and bronze, as the sources name them (stedi/sources.py)
-    "email", "customerName", "phone", "birthDay", "user",
-    # silver and gold (schemas/silver.py, sql/gold/)
-    "customer_email", "customer_name", "phone_number", "birth_date",
-    # quarantine: the line as delivered
-    "raw_record",
-})
+PERSONAL_COLUMNS = frozenset(
+    {
+        # landing and bronze, as the sources name them (stedi/sources.py)
+        "email",
+        "customerName",
+        "phone",
+        "birthDay",
+        "user",
+        # silver and gold (schemas/silver.py, sql/gold/)
+        "customer_email",
+        "customer_name",
+        "phone_number",
+        "birth_date",
+        # quarantine: the line as delivered
+        "raw_record",
+    }
+)
 
 
 def personal_columns(columns: Iterable[str]) -> list[str]:

@@ -24,8 +24,10 @@ _STOP_TIMEOUT_S = 15  # the server's own grace (stedi.lifecycle) is 10 s
 # second, on the run's critical path); the memoizing wrapper around it imports them even when
 # registration is off, hence both settings. A block saved with `.save()` registers its own type, and
 # `Block.load` of a type never registered finds no block, as it should.
-WITHOUT_BLOCK_REGISTRATION = {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-                              "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
+WITHOUT_BLOCK_REGISTRATION = {
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
 
 
 class TemporaryAPI:
@@ -35,15 +37,33 @@ class TemporaryAPI:
         # As Prefect's own temporary server, without block registration, and with analytics off: its
         # heartbeat races the run's writes to the SQLite database ("database is locked" tracebacks) and
         # has nowhere to go from a laptop run.
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **WITHOUT_BLOCK_REGISTRATION}
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **WITHOUT_BLOCK_REGISTRATION,
+        }
         # Under stedi.lifecycle, with a pipe from this process on its input: the server ends when this
         # process closes the pipe (`stop`) or exits, however it exits, SIGKILL included. Its own session
         # keeps a Ctrl-C in the terminal from stopping it under the run, which still reports its end to it.
         command = [
-            sys.executable, "-m", "stedi.lifecycle",
-            "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+            sys.executable,
+            "-m",
+            "stedi.lifecycle",
+            "-m",
+            "uvicorn",
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
         ]
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, start_new_session=True)
         atexit.register(self.stop)
@@ -75,9 +95,12 @@ class TemporaryAPI:
 
         try:
             with get_client(sync_client=True) as client:
-                old = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-                                            sort=FlowRunSort.EXPECTED_START_TIME_DESC, offset=max(keep - 1, 0),
-                                            limit=200)
+                old = client.read_flow_runs(
+                    flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                    sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                    offset=max(keep - 1, 0),
+                    limit=200,
+                )
                 if not old:
                     return
                 owned = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id for run in old]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from pyspark.sql import Column
@@ -55,8 +55,16 @@ NOT_GZIP = "not_gzip"  # named .gz, holding something else
 GZIP_WITHOUT_SUFFIX = "gzip_without_gz_suffix"  # gzip data not named .gz: Spark would read its bytes as text
 UNSUPPORTED_COMPRESSION = "unsupported_compression"  # .bz2, .zip, .zst, ...: deliver plain or gzip JSON lines
 UNSUPPORTED_FILE_NAME = "unsupported_file_name"  # a path holding ':', which Hadoop's readers cannot open
-FILE_RULES = (UNREADABLE_FILE, UNREADABLE_FOLDER, CORRUPT_GZIP, TRUNCATED_GZIP, NOT_GZIP, GZIP_WITHOUT_SUFFIX,
-              UNSUPPORTED_COMPRESSION, UNSUPPORTED_FILE_NAME)
+FILE_RULES = (
+    UNREADABLE_FILE,
+    UNREADABLE_FOLDER,
+    CORRUPT_GZIP,
+    TRUNCATED_GZIP,
+    NOT_GZIP,
+    GZIP_WITHOUT_SUFFIX,
+    UNSUPPORTED_COMPRESSION,
+    UNSUPPORTED_FILE_NAME,
+)
 # STEDI's devices and app did not exist before 2015; a reading dated before is a clock or export fault.
 PLAUSIBLE_READINGS_FROM = date(2015, 1, 1)
 PLAUSIBLE_BIRTH_DATES_FROM = date(1900, 1, 1)
@@ -79,7 +87,7 @@ class Rule:
 
 def _epoch_ms_outside_plausible_range(value: Column, ingested_at: Column) -> Column:
     # Compared as numbers: an epoch that is no instant at all (years past 9999) must not overflow here.
-    earliest = F.lit(int(datetime.combine(PLAUSIBLE_READINGS_FROM, time(), timezone.utc).timestamp() * 1000))
+    earliest = F.lit(int(datetime.combine(PLAUSIBLE_READINGS_FROM, time(), UTC).timestamp() * 1000))
     latest = F.unix_millis(ingested_at) + MAX_CLOCK_SKEW_DAYS * 86_400_000
     return (value < earliest) | (value > latest)
 
@@ -89,22 +97,54 @@ def _birth_date_implausible(value: Column, ingested_at: Column) -> Column:
 
 
 VALUE_RULES: tuple[Rule, ...] = (
-    Rule("accelerometer", "timestamp_out_of_range", "quarantine", "timestamp", _epoch_ms_outside_plausible_range,
-         f"reading time before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion"),
-    Rule("step_trainer", "sensorReadingTime_out_of_range", "quarantine", "sensorReadingTime",
-         _epoch_ms_outside_plausible_range,
-         f"reading time before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion"),
-    Rule("step_trainer", "negative_distance", "quarantine", "distanceFromObject",
-         lambda value, _: value < 0, "a distance cannot be negative"),
+    Rule(
+        "accelerometer",
+        "timestamp_out_of_range",
+        "quarantine",
+        "timestamp",
+        _epoch_ms_outside_plausible_range,
+        f"reading time before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion",
+    ),
+    Rule(
+        "step_trainer",
+        "sensorReadingTime_out_of_range",
+        "quarantine",
+        "sensorReadingTime",
+        _epoch_ms_outside_plausible_range,
+        f"reading time before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion",
+    ),
+    Rule(
+        "step_trainer",
+        "negative_distance",
+        "quarantine",
+        "distanceFromObject",
+        lambda value, _: value < 0,
+        "a distance cannot be negative",
+    ),
     # A customer's dates follow the same bounds: a registration or consent in 1970 is an epoch in seconds
     # (or a default), and would make every reading "after consent" under the as-of policy.
-    *(Rule("customer", f"{field.name}_out_of_range", "quarantine", field.name, _epoch_ms_outside_plausible_range,
-           f"a date before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion (seconds, not milliseconds?)")
-      for field in CUSTOMER.fields if field.kind == "epoch_ms"),
+    *(
+        Rule(
+            "customer",
+            f"{field.name}_out_of_range",
+            "quarantine",
+            field.name,
+            _epoch_ms_outside_plausible_range,
+            f"a date before {PLAUSIBLE_READINGS_FROM} or more than a day after ingestion (seconds, not milliseconds?)",
+        )
+        for field in CUSTOMER.fields
+        if field.kind == "epoch_ms"
+    ),
     # 906 of the 956 sample customers have a birthday before 1900 (some in the year 967): a data-entry
     # default, not a reason to lose the customer or their readings.
-    Rule("customer", "birth_date_implausible", "warn", "birthDay", _birth_date_implausible,
-         f"birthday before {PLAUSIBLE_BIRTH_DATES_FROM} or in the future"),
+    Rule(
+        "customer",
+        "birth_date_implausible",
+        "warn",
+        "birthDay",
+        _birth_date_implausible,
+        f"birthday before {PLAUSIBLE_BIRTH_DATES_FROM} or in the future",
+    ),
 )
 
 

@@ -127,15 +127,17 @@ class RedactingFormatter(logging.Formatter):
 
 def configure(log: RunLog) -> None:
     """Route this process's logging as the module docstring says; call after Prefect set up its logging."""
+    from prefect.logging.formatters import PrefectFormatter
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    from prefect.logging.formatters import PrefectFormatter
-
     file_handler = logging.FileHandler(log.python, encoding="utf-8")
-    file_handler.setFormatter(PrefectFormatter(  # as on the terminal, with the date and every detail
-        format="%(asctime)s %(levelname)-7s %(name)s - %(message)s",
-        flow_run_fmt="%(asctime)s %(levelname)-7s Flow run %(flow_run_name)r - %(message)s",
-        task_run_fmt="%(asctime)s %(levelname)-7s Task run %(task_run_name)r - %(message)s"))
+    file_handler.setFormatter(
+        PrefectFormatter(  # as on the terminal, with the date and every detail
+            format="%(asctime)s %(levelname)-7s %(name)s - %(message)s",
+            flow_run_fmt="%(asctime)s %(levelname)-7s Flow run %(flow_run_name)r - %(message)s",
+            task_run_fmt="%(asctime)s %(levelname)-7s Task run %(task_run_name)r - %(message)s",
+        )
+    )
     root = logging.getLogger()
     root.addHandler(file_handler)
     for name in ("stedi", "flows", "tasks", "schemas", "deployments"):  # the project's own records, INFO up

@@ -94,8 +94,9 @@ class GlueRunner:
     def _start_or_attach(self, name: str, args: JobArgs) -> str:
         existing = self._run_of_flow_run(name, args.run_id)
         if existing is not None and existing["JobRunState"] in ATTACHABLE_STATES:
-            logger.info("Glue job %s: attaching to run %s (%s) of this flow run", name, existing["Id"],
-                        existing["JobRunState"])
+            logger.info(
+                "Glue job %s: attaching to run %s (%s) of this flow run", name, existing["Id"], existing["JobRunState"]
+            )
             return existing["Id"]
         if existing is not None and existing["JobRunState"] == "STOPPING":
             self._wait_until(name, existing["Id"], lambda state: state != "STOPPING")

@@ -153,14 +153,18 @@ def local_key(lake: str | None = None) -> str:
     lake. A key file that others may read, or one inside the lake, is refused, never used."""
     path = local_key_file()
     if lake is not None and "://" not in lake and path.resolve().is_relative_to(Path(lake).resolve()):
-        raise MissingSecretError(f"the pseudonymisation key file {path} lies inside the lake {lake}: readers of "
-                                 f"the lake could re-identify every customer; point {KEY_FILE_ENV} outside it")
+        raise MissingSecretError(
+            f"the pseudonymisation key file {path} lies inside the lake {lake}: readers of "
+            f"the lake could re-identify every customer; point {KEY_FILE_ENV} outside it"
+        )
     if not path.exists():
         _create_key_file(path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise MissingSecretError(f"the pseudonymisation key file {path} is readable by others (mode "
-                                 f"{stat.filemode(mode)}): run `chmod 600 {path}`")
+        raise MissingSecretError(
+            f"the pseudonymisation key file {path} is readable by others (mode "
+            f"{stat.filemode(mode)}): run `chmod 600 {path}`"
+        )
     value = path.read_text().strip()
     if not value:
         raise MissingSecretError(f"the pseudonymisation key file {path} is empty: remove it to make a new key")

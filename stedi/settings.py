@@ -95,7 +95,10 @@ class Settings:
                 raise SettingsError(str(error)) from None
         if self.runner == "local":
             return replace(
-                self, landing=_absolute(self.landing), lake=_absolute(self.lake), warehouse=_absolute_duckdb(self.warehouse)
+                self,
+                landing=_absolute(self.landing),
+                lake=_absolute(self.lake),
+                warehouse=_absolute_duckdb(self.warehouse),
             )
         # Glue job runs cannot see this machine's folders, and only Redshift loads gold from S3.
         for name in ("landing", "lake"):

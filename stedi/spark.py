@@ -101,8 +101,13 @@ def _quoted(option: str) -> str:
     return '"' + option.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def build_session(master: str = "local[*]", app_name: str = "stedi-lakehouse", java_options: str | None = None,
-                  jvm_log: JvmLog = JvmLog(), **overrides: str) -> SparkSession:
+def build_session(
+    master: str = "local[*]",
+    app_name: str = "stedi-lakehouse",
+    java_options: str | None = None,
+    jvm_log: JvmLog = JvmLog(),
+    **overrides: str,
+) -> SparkSession:
     """The in-process session for local runs and tests; on Glue the job uses the session Glue provides.
 
     `java_options`: the JVM's options (default: java_options_for_local_runs); `jvm_log`: where its log goes.
@@ -163,7 +168,7 @@ def _build_into(session: Future[SparkSession], master: str, jvm_log: JvmLog) -> 
     session.set_running_or_notify_cancel()
     try:
         session.set_result(build_session(master, jvm_log=jvm_log))
-    except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the session
+    except BaseException as error:
         session.set_exception(error)
 
 
@@ -213,6 +218,8 @@ def end_jvm(spark: SparkSession, timeout_s: float = _JVM_EXIT_TIMEOUT_S) -> int 
         return jvm.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         jvm.kill()
-        print(f"warning: the Spark JVM did not exit within {timeout_s:g} s of its gateway closing; it was killed",
-              file=sys.stderr)
+        print(
+            f"warning: the Spark JVM did not exit within {timeout_s:g} s of its gateway closing; it was killed",
+            file=sys.stderr,
+        )
         return jvm.wait()

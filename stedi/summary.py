@@ -23,8 +23,10 @@ def check_quarantine_share(bronze: dict[str, Any], threshold: float, quarantine:
     over = []
     for name, source in bronze["sources"].items():
         files = source.get("files", {})
-        measures = [("records", source["landing"], source["quarantined"]),
-                    ("files", files.get("landing", 0), files.get("quarantined", {}))]
+        measures = [
+            ("records", source["landing"], source["quarantined"]),
+            ("files", files.get("landing", 0), files.get("quarantined", {})),
+        ]
         for what, landing, by_rule in measures:
             quarantined = sum(by_rule.values())
             if landing and quarantined / landing > threshold:
@@ -59,8 +61,11 @@ def build_summary(
     A failed run (`error`) has the reports of the jobs that finished: a figure that was never measured
     is None (`accepted` before silver ran), never a guess.
     """
-    summary: dict[str, Any] = {"status": "failed" if error else "succeeded", "run_id": run_id,
-                               "consent_policy": consent_policy}
+    summary: dict[str, Any] = {
+        "status": "failed" if error else "succeeded",
+        "run_id": run_id,
+        "consent_policy": consent_policy,
+    }
     if error:
         summary["error"] = redact(error)
     summary |= {"tables": {}, "sources": {}, "contracts": {}, "warnings": []}
@@ -70,8 +75,10 @@ def build_summary(
         summary["warnings"] = [w for name in SOURCE_TABLES for w in bronze["sources"][name].get("warnings", [])]
     if silver is not None:
         summary["tables"] |= silver["tables"]
-        summary["contracts"] = {table: {"passed": c["passed"], "checks": len(c["checks"])}
-                                for table, c in silver.get("contracts", {}).items()}
+        summary["contracts"] = {
+            table: {"passed": c["passed"], "checks": len(c["checks"])}
+            for table, c in silver.get("contracts", {}).items()
+        }
     if gold is not None:
         summary["tables"] |= gold["tables"]
         summary["warnings"] += gold.get("warnings", [])
@@ -79,8 +86,10 @@ def build_summary(
         summary["zones"] = zones
     if warehouse is not None:
         summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
-        summary["warnings"] += [f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
-                                for name in warehouse.get("recreated", [])]
+        summary["warnings"] += [
+            f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
+            for name in warehouse.get("recreated", [])
+        ]
     summary["warnings"] = [redact(warning) for warning in summary["warnings"]]
     return summary
 
@@ -110,8 +119,8 @@ def accounting(source: dict[str, Any]) -> dict[str, Any]:
 
 def unaccounted(source: dict[str, Any]) -> int:
     """Landing records minus those accepted, filtered and quarantined: 0 when every record is accounted for."""
-    return source["landing"] - source["accepted"] - sum(source["filtered"].values()) - sum(
-        source["quarantined"].values()
+    return (
+        source["landing"] - source["accepted"] - sum(source["filtered"].values()) - sum(source["quarantined"].values())
     )
 
 
@@ -125,8 +134,12 @@ def check_accounting(summary: dict[str, Any]) -> None:
     gaps = {name: (unaccounted(source), unaccounted_files(source)) for name, source in summary["sources"].items()}
     broken = {name: gap for name, gap in gaps.items() if gap != (0, 0)}
     if broken:
-        detail = ", ".join(f"{name}: {gap:+d} {what} unaccounted" for name, gaps_of_source in broken.items()
-                           for what, gap in zip(("records", "files"), gaps_of_source, strict=True) if gap)
+        detail = ", ".join(
+            f"{name}: {gap:+d} {what} unaccounted"
+            for name, gaps_of_source in broken.items()
+            for what, gap in zip(("records", "files"), gaps_of_source, strict=True)
+            if gap
+        )
         raise AccountingError(f"landing != accepted + filtered + quarantined ({detail})")
 
 
@@ -136,17 +149,28 @@ def render(summary: dict[str, Any]) -> str:
     lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
     lines.append("")
     rows = [
-        [name, describe_files(s.get("files")), f"{s['landing']:,}", _count(s["accepted"]), format_counts(s["filtered"]),
-         format_counts(s["quarantined"])]
+        [
+            name,
+            describe_files(s.get("files")),
+            f"{s['landing']:,}",
+            _count(s["accepted"]),
+            format_counts(s["filtered"]),
+            format_counts(s["quarantined"]),
+        ]
         for name, s in summary["sources"].items()
     ]
     lines += format_table(["source", "files", "landing", "accepted", "filtered", "quarantined"], rows)
     notes = [(name, "flagged (kept)", s.get("flagged", {})) for name, s in summary["sources"].items()]
-    notes += [(name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()]
+    notes += [
+        (name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()
+    ]
     lines += [f"{name}: {what}: {format_counts(counts)}" for name, what, counts in notes if counts]
     for name, s in summary["sources"].items():
-        lines += _listed(name, "file quarantined", [f"{q['path']}: {q['rule']} ({q['detail']})"
-                                                    for q in s.get("quarantined_files", [])])
+        lines += _listed(
+            name,
+            "file quarantined",
+            [f"{q['path']}: {q['rule']} ({q['detail']})" for q in s.get("quarantined_files", [])],
+        )
         lines += _listed(name, "skipped", [f"{e['path']}: {e['reason']}" for e in s.get("skipped", [])])
     if "warehouse" in summary:
         lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
@@ -181,8 +205,14 @@ def _count(value: int | None) -> str:
 
 def _zone_lines(zones: dict[str, dict[str, Any]]) -> list[str]:
     """Which run's version each zone holds after a failed run: this run's, or an earlier one's."""
-    return [f"zone {zone}: " + ("published by this run" if z["this_run"] else
-                                f"kept from run {z['run_id']}" if z["run_id"] else "not published yet")
-            for zone, z in zones.items()]
-
-
+    return [
+        f"zone {zone}: "
+        + (
+            "published by this run"
+            if z["this_run"]
+            else f"kept from run {z['run_id']}"
+            if z["run_id"]
+            else "not published yet"
+        )
+        for zone, z in zones.items()
+    ]

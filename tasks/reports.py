@@ -26,45 +26,67 @@ def _zone(table: str) -> str:
 @task(name="publish_run_report", cache_policy=NO_CACHE)
 def publish_run_report(summary: dict[str, Any]) -> None:
     """Publish rows per table, the accounting per source and the contract results as artifacts."""
-    rows = [{"zone": _zone(t), "table": t.removeprefix("gold."), "rows": v["rows"]} for t, v in summary["tables"].items()]
-    rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()]
+    rows = [
+        {"zone": _zone(t), "table": t.removeprefix("gold."), "rows": v["rows"]} for t, v in summary["tables"].items()
+    ]
+    rows += [
+        {"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()
+    ]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
-        {"source": name, "files": describe_files(s.get("files")), "landing": s["landing"],
-         "accepted": "-" if s["accepted"] is None else s["accepted"],
-         "filtered": format_counts(s["filtered"], ": "),
-         "quarantined": format_counts(s["quarantined"], ": "), "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
-         "unknown fields": format_counts(s.get("extra_fields", {}), ": ")}
+        {
+            "source": name,
+            "files": describe_files(s.get("files")),
+            "landing": s["landing"],
+            "accepted": "-" if s["accepted"] is None else s["accepted"],
+            "filtered": format_counts(s["filtered"], ": "),
+            "quarantined": format_counts(s["quarantined"], ": "),
+            "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
+            "unknown fields": format_counts(s.get("extra_fields", {}), ": "),
+        }
         for name, s in summary["sources"].items()
     ]
-    create_table_artifact(accounting, key=ACCOUNTING_KEY,
-                          description="Every landing file read or quarantined, every record accepted, filtered or quarantined")
-    contracts = [{"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()]
+    create_table_artifact(
+        accounting,
+        key=ACCOUNTING_KEY,
+        description="Every landing file read or quarantined, every record accepted, filtered or quarantined",
+    )
+    contracts = [
+        {"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()
+    ]
     create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
     warnings = "".join(f"\n- {w}" for w in summary.get("warnings", [])) or "\nnone"
     sources = summary["sources"].values()
     accepted = [s["accepted"] for s in sources if s["accepted"] is not None]
     error = f"\n**Error:** `{summary['error']}`\n" if summary.get("error") else ""
-    files = "".join(f"\n- {name}: `{q['path']}`: {q['rule']} ({q['detail']})"
-                    for name, s in summary["sources"].items() for q in s.get("quarantined_files", []))
-    skipped = "".join(f"\n- {name}: `{e['path']}`: {e['reason']}"
-                      for name, s in summary["sources"].items() for e in s.get("skipped", []))
-    zones = "".join(f"\n- {zone}: {'this run' if z['this_run'] else z['run_id'] or 'not published yet'}"
-                    for zone, z in summary.get("zones", {}).items())
+    files = "".join(
+        f"\n- {name}: `{q['path']}`: {q['rule']} ({q['detail']})"
+        for name, s in summary["sources"].items()
+        for q in s.get("quarantined_files", [])
+    )
+    skipped = "".join(
+        f"\n- {name}: `{e['path']}`: {e['reason']}"
+        for name, s in summary["sources"].items()
+        for e in s.get("skipped", [])
+    )
+    zones = "".join(
+        f"\n- {zone}: {'this run' if z['this_run'] else z['run_id'] or 'not published yet'}"
+        for zone, z in summary.get("zones", {}).items()
+    )
     create_markdown_artifact(
         key=SUMMARY_KEY,
         description="STEDI lakehouse run summary",
-        markdown=f"""# STEDI lakehouse run `{summary['run_id']}`: {summary['status']}
+        markdown=f"""# STEDI lakehouse run `{summary["run_id"]}`: {summary["status"]}
 {error}
-Consent policy: **{summary['consent_policy']}**. Warehouse: `{summary.get('warehouse', {}).get('url', '-')}`.
+Consent policy: **{summary["consent_policy"]}**. Warehouse: `{summary.get("warehouse", {}).get("url", "-")}`.
 
 | | |
 |---|---|
-| machine-learning training set | **{summary['tables'].get('machine_learning_curated', {}).get('rows', 0):,}** rows |
-| landing records | {sum(s['landing'] for s in sources):,} |
+| machine-learning training set | **{summary["tables"].get("machine_learning_curated", {}).get("rows", 0):,}** rows |
+| landing records | {sum(s["landing"] for s in sources):,} |
 | accepted | {f"{sum(accepted):,}" if accepted else "-"} |
-| filtered (business rules, duplicates) | {sum(sum(s['filtered'].values()) for s in sources):,} |
-| quarantined | {sum(sum(s['quarantined'].values()) for s in sources):,} |
+| filtered (business rules, duplicates) | {sum(sum(s["filtered"].values()) for s in sources):,} |
+| quarantined | {sum(sum(s["quarantined"].values()) for s in sources):,} |
 
 Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/artifacts/key/{ACCOUNTING_KEY}),
 [data contracts](/artifacts/key/{CONTRACTS_KEY}).
@@ -78,4 +100,3 @@ Entries skipped in the landing:{skipped or chr(10) + "none"}
 Warnings:{warnings}
 """,
     )
-

@@ -29,9 +29,18 @@ def _lost_sight_of_aws(task, task_run, state) -> bool:
     return False
 
 
-_TRANSIENT_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-                    "InternalServiceException", "InternalFailure", "InternalError", "ServiceUnavailable",
-                    "RequestTimeout", "SlowDown"}
+_TRANSIENT_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "InternalServiceException",
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "SlowDown",
+}
 
 
 def is_transient_aws_error(error: BaseException) -> bool:
@@ -47,7 +56,12 @@ def is_transient_aws_error(error: BaseException) -> bool:
     return False
 
 
-_SPARK_JOB = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 30, "retry_condition_fn": _lost_sight_of_aws}
+_SPARK_JOB = {
+    "cache_policy": NO_CACHE,
+    "retries": 2,
+    "retry_delay_seconds": 30,
+    "retry_condition_fn": _lost_sight_of_aws,
+}
 
 
 def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:

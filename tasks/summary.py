@@ -38,7 +38,15 @@ def summarize_run(
     for zone in lake.ZONES:
         holds = lake.zone_run_id(lake_root, zone)
         zones[zone] = {"run_id": holds, "this_run": holds == run_id}
-    summary = build_summary(run_id, consent_policy, reports.get("bronze"), reports.get("silver"), reports.get("gold"),
-                            warehouse, zones, error)
+    summary = build_summary(
+        run_id,
+        consent_policy,
+        reports.get("bronze"),
+        reports.get("silver"),
+        reports.get("gold"),
+        warehouse,
+        zones,
+        error,
+    )
     lake.write_json(lake.report_path(lake_root, run_id, "summary"), summary)
     return summary

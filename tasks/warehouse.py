@@ -28,7 +28,9 @@ def check_warehouse(warehouse: str) -> None:
     backend_for(warehouse).check()
 
 
-@task(name="load_warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)
+@task(
+    name="load_warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying
+)
 def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> dict[str, Any]:
     """COPY gold into staging tables and MERGE into the warehouse in one transaction, then check it.
 
@@ -39,5 +41,9 @@ def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> 
     if is_local(lake):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
         verify_gold_layout(catalog, lake)
     loaded = load_gold(backend, lake, expected_rows, catalog)
-    return {"url": backend.display_url, "tables": loaded["tables"], "checks": loaded["checks"],
-            "recreated": loaded["recreated"]}
+    return {
+        "url": backend.display_url,
+        "tables": loaded["tables"],
+        "checks": loaded["checks"],
+        "recreated": loaded["recreated"],
+    }

@@ -59,8 +59,12 @@ class GlueStandIn:
             stopped = [r for r in job.job_runs if r.job_run_id in body["JobRunIds"]]
             for job_run in stopped:
                 job_run.status = "STOPPED"
-            return ActionResult({"SuccessfulSubmissions": [{"JobName": job.name, "JobRunId": r.job_run_id}
-                                                           for r in stopped], "Errors": []})
+            return ActionResult(
+                {
+                    "SuccessfulSubmissions": [{"JobName": job.name, "JobRunId": r.job_run_id} for r in stopped],
+                    "Errors": [],
+                }
+            )
 
         monkeypatch.setattr(responses.GlueResponse, "update_job", update_job, raising=False)
         monkeypatch.setattr(responses.GlueResponse, "batch_stop_job_run", batch_stop_job_run, raising=False)

@@ -151,17 +151,28 @@ def aws(moto_endpoint, monkeypatch):
     from tests.aws import REGION, GlueStandIn
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    for name, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     s3, glue = boto3.client("s3"), boto3.client("glue")
     s3.create_bucket(Bucket="stedi-test")
-    yield types.SimpleNamespace(endpoint=moto_endpoint, s3=s3, glue=glue, bucket="stedi-test",
-                                stand_in=GlueStandIn(monkeypatch, moto_endpoint, s3))
-    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition",
-                  json={"model_name": "glue::job_run"}, timeout=10)
+    yield types.SimpleNamespace(
+        endpoint=moto_endpoint,
+        s3=s3,
+        glue=glue,
+        bucket="stedi-test",
+        stand_in=GlueStandIn(monkeypatch, moto_endpoint, s3),
+    )
+    requests.post(
+        f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10
+    )
 
 
 @pytest.fixture

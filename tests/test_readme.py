@@ -9,6 +9,7 @@ Prefect server and worker it starts with `&`) is stopped afterwards. The copy sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -66,10 +67,15 @@ def blocks_to_run() -> list[tuple[str, str]]:
 
 
 def _without_skipped_line(block: str) -> str:
-    return "\n".join(
-        "# skipped by tests/test_readme.py: `make test` would run this suite again" if line == SKIPPED_LINE else line
-        for line in block.splitlines()
-    ) + "\n"
+    return (
+        "\n".join(
+            "# skipped by tests/test_readme.py: `make test` would run this suite again"
+            if line == SKIPPED_LINE
+            else line
+            for line in block.splitlines()
+        )
+        + "\n"
+    )
 
 
 def copy_repository(target: Path) -> None:
@@ -100,15 +106,11 @@ def marked_processes(marker: bytes) -> list[int]:
 def stop_block(process: subprocess.Popen, marker: bytes) -> None:
     """End the block's process group, then anything it started that left the group."""
     for sig, grace_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
         for pid in marked_processes(marker):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace_s
         while marked_processes(marker) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -140,8 +142,15 @@ def run_block(number: int, heading: str, block: str, repo: Path, env: dict[str, 
     name, value = marker.split("=")
     started = time.monotonic()
     with log.open("w") as output:
-        process = subprocess.Popen(["bash", str(script)], cwd=repo, env={**env, name: value}, stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", str(script)],
+            cwd=repo,
+            env={**env, name: value},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             code = process.wait(timeout=BLOCK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -166,15 +175,20 @@ def test_readme_local_blocks_run_as_written(tmp_path):
         f"first so .venv is newer than pyproject.toml\n{reinstall}"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STEDI_", "PREFECT_"))}
-    env |= {"PWD": str(repo), "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env |= {
+        "PWD": str(repo),
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     logs = tmp_path / "logs"
     logs.mkdir()
     left_out = []
     for number, (heading, block) in enumerate(blocks, start=1):
         if f"--port {PREFECT_PORT}" in block and port_in_use(PREFECT_PORT):
-            pytest.fail(f"port {PREFECT_PORT} is in use: README block {number} under {heading!r} starts a Prefect "
-                        "server there; stop what listens on it and run the test again")
+            pytest.fail(
+                f"port {PREFECT_PORT} is in use: README block {number} under {heading!r} starts a Prefect "
+                "server there; stop what listens on it and run the test again"
+            )
         if "postgresql://" in block and not postgres_reachable():
             if os.environ.get("CI"):
                 pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 for README block {number} ({heading!r})")

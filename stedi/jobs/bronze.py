@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.landing import SourceFiles, inspect_landing, reader_path
-from stedi.sources import SOURCES, Source
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
+from stedi.sources import SOURCES, Source
 from stedi.text import format_counts
 from stedi.transforms.bronze import (
     QUARANTINED_FILES_TABLE,
@@ -56,8 +56,9 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
     return found
 
 
-def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone,
-                  quarantine: lake.Zone) -> dict[str, Any]:
+def ingest_source(
+    spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone, quarantine: lake.Zone
+) -> dict[str, Any]:
     lines = lake.read_landing(spark, [reader_path(path) for path in files.paths])
     parsed = lines.transform(parse_landing(source, args.run_id, args.ingested_at_dt)).cache()
     try:
@@ -74,7 +75,8 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: Sou
             drift = extra_field_counts(records) if measured["drifted"] else {}
             lake.write_table(records.transform(bronze_records(source)), bronze.path(source.name))
             broken = parsed.transform(quarantine_records(source)).unionByName(
-                records.transform(quarantine_records(source)))
+                records.transform(quarantine_records(source))
+            )
             lake.write_table(broken, quarantine.path(source.name), fmt="json")
         finally:
             records.unpersist()
@@ -90,8 +92,9 @@ def ingest_source(spark: SparkSession, args: JobArgs, source: Source, files: Sou
         "filtered": {DUPLICATE_RECORD: duplicates} if duplicates else {},
         "flagged": {name: measured[name] for name in flags(source) if measured[name]},
         "extra_fields": drift,
-        "warnings": [] if files.read else [f"no {'readable ' if files.quarantined else ''}landing files in "
-                                           f"{files.folder}"],
+        "warnings": []
+        if files.read
+        else [f"no {'readable ' if files.quarantined else ''}landing files in {files.folder}"],
     }
 
 
@@ -99,8 +102,11 @@ def _measure(records: DataFrame, source: Source) -> dict[str, int]:
     """In one pass over the distinct records: how many, how many conflict, and, among those kept in bronze,
     how many drifted and how many break each warn rule."""
     kept = F.col("_rule").isNull()
-    measures = {"distinct": F.count(F.lit(1)), "conflicting": F.count(F.col("_rule")),
-                "drifted": F.count(F.when(kept, F.col("_extra_fields")))}
+    measures = {
+        "distinct": F.count(F.lit(1)),
+        "conflicting": F.count(F.col("_rule")),
+        "drifted": F.count(F.when(kept, F.col("_extra_fields"))),
+    }
     measures |= {name: F.sum(F.when(kept, flag).otherwise(0)) for name, flag in flags(source).items()}
     row = records.agg(*[m.alias(n) for n, m in measures.items()]).collect()[0]
     return {name: row[name] or 0 for name in measures}
@@ -116,8 +122,11 @@ def write_quarantined_files(args: JobArgs, files: dict[str, SourceFiles], path: 
     """One row per file quarantined whole, with its source, path, rule and what the system said: a handful
     of rows, written as JSON lines without a Spark job (columns: quarantined_files_schema)."""
     columns = quarantined_files_schema().fieldNames()
-    rows = [dict(zip(columns, (name, q.path, q.rule, q.detail, q.size, args.run_id, args.ingested_at_dt), strict=True))
-            for name, found in files.items() for q in found.quarantined]
+    rows = [
+        dict(zip(columns, (name, q.path, q.rule, q.detail, q.size, args.run_id, args.ingested_at_dt), strict=True))
+        for name, found in files.items()
+        for q in found.quarantined
+    ]
     lake.write_json_lines(path, rows)
 
 
@@ -128,8 +137,9 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     # The sources are independent; ingesting them side by side keeps both cores busy where one source
     # has too few files to use them (the customer landing is a single file).
     with ThreadPoolExecutor(max_workers=len(SOURCES), thread_name_prefix="bronze") as pool:
-        ingested = pool.map(lambda source: ingest_source(spark, args, source, files[source.name], bronze, quarantine),
-                            SOURCES.values())
+        ingested = pool.map(
+            lambda source: ingest_source(spark, args, source, files[source.name], bronze, quarantine), SOURCES.values()
+        )
         sources = dict(zip(SOURCES, ingested, strict=True))
     write_quarantined_files(args, files, quarantine.path(QUARANTINED_FILES_TABLE))
     bronze.publish()

@@ -32,8 +32,12 @@ class JobArgs:
     def to_argv(self) -> list[str]:
         """The arguments as a job run receives them; an empty value is left out (Glue refuses empty ones), and
         `parse` gives it its default again."""
-        return [part for f in fields(self) if str(getattr(self, f.name)) != ""
-                for part in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))]
+        return [
+            part
+            for f in fields(self)
+            if str(getattr(self, f.name)) != ""
+            for part in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))
+        ]
 
     @classmethod
     def parse(cls, argv: Sequence[str]) -> JobArgs:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -19,8 +19,9 @@ from stedi.transforms.pseudonyms import keyed_hash
 JOB = "gold"
 
 
-def build_tables(silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_development_key: bool
-                 ) -> dict[str, DataFrame]:
+def build_tables(
+    silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_development_key: bool
+) -> dict[str, DataFrame]:
     key = keyed_hash(secret)
     current = silver["customer_current"]
     snapshot = gold.lake_snapshot(args.consent_policy, is_development_key)
@@ -39,7 +40,9 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
     secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
     silver = {
-        name: lake.read_table(spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype())
+        name: lake.read_table(
+            spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype()
+        )
         for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
     }
 
@@ -56,9 +59,14 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         rows = dict(zip(built, pool.map(write, built, built.values()), strict=True))
     zone.publish()
     tables = {f"gold.{name}": {"rows": count} for name, count in rows.items()}
-    warnings = [f"customer keys use this machine's own key ({local_key_file()}): another machine's gives other "
-                f"keys; set {SECRET_ENV} or the Prefect Secret block {SECRET_BLOCK!r} to share one"
-                ] if is_development_secret else []
+    warnings = (
+        [
+            f"customer keys use this machine's own key ({local_key_file()}): another machine's gives other "
+            f"keys; set {SECRET_ENV} or the Prefect Secret block {SECRET_BLOCK!r} to share one"
+        ]
+        if is_development_secret
+        else []
+    )
     return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})
 
 

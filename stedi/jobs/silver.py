@@ -31,8 +31,11 @@ from stedi.transforms.silver import (
 
 JOB = "silver"
 # A source's `accepted` records are the rows of its trusted table.
-TRUSTED_TABLE = {"customer": "customer_trusted", "accelerometer": "accelerometer_trusted",
-                 "step_trainer": "step_trainer_trusted"}
+TRUSTED_TABLE = {
+    "customer": "customer_trusted",
+    "accelerometer": "accelerometer_trusted",
+    "step_trainer": "step_trainer_trusted",
+}
 
 
 class _Publisher:
@@ -56,8 +59,10 @@ class _Publisher:
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     started = time.monotonic()
-    bronze = {name: lake.read_table(spark, lake.current_table_path(args.lake, "bronze", name), bronze_schema(source))
-              for name, source in SOURCES.items()}
+    bronze = {
+        name: lake.read_table(spark, lake.current_table_path(args.lake, "bronze", name), bronze_schema(source))
+        for name, source in SOURCES.items()
+    }
     zone = lake.Zone(args.lake, "silver", args.run_id)
     publish = _Publisher(spark, zone)
     secret, _ = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
@@ -83,8 +88,11 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
 
         pairs = pair_readings(accelerometer_trusted, keyed_hash(secret))
         publish("machine_learning_curated", step_trainer_trusted.transform(pairs))
-        filtered = {"customer": customer_counts.result(), "accelerometer": reading_counts.result(),
-                    "step_trainer": step_counts.result()}
+        filtered = {
+            "customer": customer_counts.result(),
+            "accelerometer": reading_counts.result(),
+            "step_trainer": step_counts.result(),
+        }
 
     for frame in (customers, readings, steps):
         frame.unpersist()

@@ -163,11 +163,14 @@ def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callabl
     Keys are matched case-insensitively (`timeStamp` is `timestamp`); keys the source does not declare
     are kept in `_extra_fields`. Blank lines are not records and are dropped.
     """
-    as_text = T.StructType([T.StructField(n, T.StringType()) for n in source.field_names] + [
-        T.StructField(_CORRUPT, T.StringType())])
+    as_text = T.StructType(
+        [T.StructField(n, T.StringType()) for n in source.field_names] + [T.StructField(_CORRUPT, T.StringType())]
+    )
 
     def transform(lines: DataFrame) -> DataFrame:
-        json = F.from_json(_with_canonical_keys(source, F.col("value")), as_text, {"columnNameOfCorruptRecord": _CORRUPT})
+        json = F.from_json(
+            _with_canonical_keys(source, F.col("value")), as_text, {"columnNameOfCorruptRecord": _CORRUPT}
+        )
         parsed = (
             lines.filter(F.trim(F.col("value")) != "")
             .withColumn("_json", json)

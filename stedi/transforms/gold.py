@@ -58,13 +58,17 @@ def customer_consents(key: Callable[[Column], Column]) -> Callable[[DataFrame], 
 
     def transform(customer_current: DataFrame) -> DataFrame:
         given = F.array(
-            *[F.struct(F.lit(kind).alias("consent_type"), F.col(column).alias("consented_at"))
-              for kind, column in CONSENT_TYPES.items()]
+            *[
+                F.struct(F.lit(kind).alias("consent_type"), F.col(column).alias("consented_at"))
+                for kind, column in CONSENT_TYPES.items()
+            ]
         )
         return (
             customer_current.select(key(F.col("customer_email")).alias("customer_key"), F.explode(given).alias("c"))
             .filter(F.col("c.consented_at").isNotNull())
-            .select("customer_key", F.col("c.consent_type").alias("consent_type"), _ts("c.consented_at", "consented_at"))
+            .select(
+                "customer_key", F.col("c.consent_type").alias("consent_type"), _ts("c.consented_at", "consented_at")
+            )
         )
 
     return transform

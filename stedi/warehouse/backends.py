@@ -64,8 +64,9 @@ class Backend(ABC):
         except WarehouseConfigError:
             raise
         except Exception as error:
-            raise WarehouseUnavailableError(f"cannot connect to the warehouse {self.display_url}: "
-                                            f"{one_line(error)}") from None
+            raise WarehouseUnavailableError(
+                f"cannot connect to the warehouse {self.display_url}: {one_line(error)}"
+            ) from None
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
@@ -74,7 +75,7 @@ class Backend(ABC):
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
         """Load the table's gold Parquet (columns in DDL order) into `staging`."""
 
-    def begin(self, connection: Any) -> None:
+    def begin(self, connection: Any) -> None:  # noqa: B027 - a default that does nothing, on purpose
         """Start the load's transaction (DB-API drivers start one implicitly)."""
 
 
@@ -107,8 +108,9 @@ class DuckDBBackend(Backend):
             return
         folder = next(p for p in (self.path.parent, *self.path.parent.parents) if p.exists())
         if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            raise WarehouseUnavailableError(f"cannot create the warehouse {self.path}: {folder} is not a folder this "
-                                            "user can write in")
+            raise WarehouseUnavailableError(
+                f"cannot create the warehouse {self.path}: {folder} is not a folder this user can write in"
+            )
 
     def connect(self, read_only: bool = False) -> Any:
         import duckdb
@@ -145,8 +147,9 @@ class PostgresBackend(Backend):
         import psycopg
 
         password = None if urlparse(self.url).password else warehouse_password("PGPASSWORD")
-        return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S,
-                               **({"password": password} if password else {}))
+        return psycopg.connect(
+            self.url, connect_timeout=CONNECT_TIMEOUT_S, **({"password": password} if password else {})
+        )
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
         cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)}) on commit drop")
@@ -174,10 +177,18 @@ class RedshiftBackend(Backend):
 
         password = warehouse_password("REDSHIFT_PASSWORD")
         if not password:
-            raise WarehouseConfigError("REDSHIFT_PASSWORD is not set, nor the Prefect Secret block "
-                                       f"{WAREHOUSE_PASSWORD_BLOCK!r}: one must hold the Redshift user's password")
-        return redshift_connector.connect(host=self.host, port=self.port, database=self.database, user=self.user,
-                                          password=password, timeout=CONNECT_TIMEOUT_S)
+            raise WarehouseConfigError(
+                "REDSHIFT_PASSWORD is not set, nor the Prefect Secret block "
+                f"{WAREHOUSE_PASSWORD_BLOCK!r}: one must hold the Redshift user's password"
+            )
+        return redshift_connector.connect(
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            user=self.user,
+            password=password,
+            timeout=CONNECT_TIMEOUT_S,
+        )
 
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
         cursor.execute(self.copy_statement(staging, gold_path))
@@ -234,15 +245,23 @@ def is_transient(error: BaseException) -> bool:
 
 
 # What PostgreSQL answers, at connection time, when trying again later may pass.
-_PASSING_REFUSALS = ("the database system is starting up", "the database system is shutting down",
-                     "the database system is in recovery mode", "too many clients already",
-                     "remaining connection slots are reserved")
+_PASSING_REFUSALS = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many clients already",
+    "remaining connection slots are reserved",
+)
 
 
 def backend_for(url: str, schema: str = DEFAULT_SCHEMA) -> Backend:
     scheme = urlparse(url).scheme
-    backends = {"duckdb": DuckDBBackend, "postgresql": PostgresBackend, "postgres": PostgresBackend,
-                "redshift": RedshiftBackend}
+    backends = {
+        "duckdb": DuckDBBackend,
+        "postgresql": PostgresBackend,
+        "postgres": PostgresBackend,
+        "redshift": RedshiftBackend,
+    }
     if scheme not in backends:
         raise WarehouseConfigError(
             f"unsupported warehouse URL {masked_url(url)!r}: use duckdb:///PATH, postgresql://USER@HOST:PORT/DB "

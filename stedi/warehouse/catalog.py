@@ -128,7 +128,9 @@ def _parents_first(tables: list[Table]) -> list[Table]:
     ordered: list[Table] = []
     pending = {t.name: t for t in tables}
     while pending:
-        ready = [t for t in pending.values() if all(fk.parent not in pending or fk.parent == t.name for fk in t.foreign_keys)]
+        ready = [
+            t for t in pending.values() if all(fk.parent not in pending or fk.parent == t.name for fk in t.foreign_keys)
+        ]
         if not ready:
             raise CatalogError(f"foreign keys form a cycle among {sorted(pending)}")
         for table in sorted(ready, key=lambda t: t.name):

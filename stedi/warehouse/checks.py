@@ -29,7 +29,10 @@ class CheckResult:
 
     def describe(self) -> str:
         if self.check == "row_count":
-            return f"{self.table}: row_count: {self.observed} rows in the warehouse, {self.expected} expected from the lake"
+            return (
+                f"{self.table}: row_count: {self.observed} rows in the warehouse, {self.expected} expected "
+                "from the lake"
+            )
         return f"{self.table}: {self.check}: {self.observed} offending rows"
 
 
@@ -58,19 +61,38 @@ def check_queries(catalog: Catalog, qualified, dialect: str, schema: str) -> lis
     queries = []
     for table in catalog.tables:
         name, keys = qualified(table.name), table.primary_key
-        queries.append((table.name, "primary_key_not_null", _template("primary_key_not_null").format(
-            table=name, any_key_null=" or ".join(f"{k} is null" for k in keys))))
-        queries.append((table.name, "primary_key_unique", _template("primary_key_unique").format(
-            table=name, key_columns=", ".join(keys))))
+        queries.append(
+            (
+                table.name,
+                "primary_key_not_null",
+                _template("primary_key_not_null").format(
+                    table=name, any_key_null=" or ".join(f"{k} is null" for k in keys)
+                ),
+            )
+        )
+        queries.append(
+            (
+                table.name,
+                "primary_key_unique",
+                _template("primary_key_unique").format(table=name, key_columns=", ".join(keys)),
+            )
+        )
         for fk in table.foreign_keys:
-            queries.append((table.name, f"foreign_key_{'_'.join(fk.columns)}_resolves", _template(
-                "foreign_key_resolves").format(
-                child=name,
-                parent=qualified(fk.parent),
-                key_match=" and ".join(f"parent.{p} = child.{c}" for c, p in zip(fk.columns, fk.parent_columns, strict=True)),
-                parent_key_null=" and ".join(f"parent.{p} is null" for p in fk.parent_columns),
-                child_key_not_null=" and ".join(f"child.{c} is not null" for c in fk.columns),
-            )))
+            queries.append(
+                (
+                    table.name,
+                    f"foreign_key_{'_'.join(fk.columns)}_resolves",
+                    _template("foreign_key_resolves").format(
+                        child=name,
+                        parent=qualified(fk.parent),
+                        key_match=" and ".join(
+                            f"parent.{p} = child.{c}" for c, p in zip(fk.columns, fk.parent_columns, strict=True)
+                        ),
+                        parent_key_null=" and ".join(f"parent.{p} is null" for p in fk.parent_columns),
+                        child_key_not_null=" and ".join(f"child.{c} is not null" for c in fk.columns),
+                    ),
+                )
+            )
     queries += [(t, c, render_query(q, dialect, schema)) for t, c, q in invariant_files()]
     return queries
 

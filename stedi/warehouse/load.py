@@ -60,7 +60,9 @@ def verify_gold_layout(catalog: Catalog, lake_root: str) -> None:
     for table in catalog.tables:
         columns = gold_columns(lake.current_table_path(lake_root, "gold", table.name))
         if columns != table.column_names:
-            raise GoldSchemaError(f"gold table {table.name}: Parquet columns {columns} != DDL columns {table.column_names}")
+            raise GoldSchemaError(
+                f"gold table {table.name}: Parquet columns {columns} != DDL columns {table.column_names}"
+            )
 
 
 class _Recorder:
@@ -95,8 +97,12 @@ def load_gold(
         raise
     finally:
         connection.close()
-    return {"tables": {r.table: r.observed for r in checks if r.check == "row_count"},
-            "checks": [r.as_dict() for r in checks], "recreated": recreated, "statements": sql.statements}
+    return {
+        "tables": {r.table: r.observed for r in checks if r.check == "row_count"},
+        "checks": [r.as_dict() for r in checks],
+        "recreated": recreated,
+        "statements": sql.statements,
+    }
 
 
 def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[str]:
@@ -141,4 +147,4 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
     return results, recreated
 
 
-__all__ = ["load_gold", "verify_gold_layout", "GoldSchemaError", "WarehouseCheckError", "CheckResult"]
+__all__ = ["CheckResult", "GoldSchemaError", "WarehouseCheckError", "load_gold", "verify_gold_layout"]

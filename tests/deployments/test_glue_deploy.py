@@ -29,10 +29,16 @@ def target(aws) -> GlueTarget:
 
 def test_deploy_uploads_the_code_and_creates_a_job_per_zone(aws, target):
     changes = deploy(target, aws.s3, aws.glue)
-    assert {(c.kind, c.action) for c in changes} == {("object", "created"), ("job", "created"), ("database", "created"),
-                                                    ("table", "created")}
+    assert {(c.kind, c.action) for c in changes} == {
+        ("object", "created"),
+        ("job", "created"),
+        ("database", "created"),
+        ("table", "created"),
+    }
 
-    archive = zipfile.ZipFile(io.BytesIO(aws.s3.get_object(Bucket=aws.bucket, Key="prod/glue/stedi_jobs.zip")["Body"].read()))
+    archive = zipfile.ZipFile(
+        io.BytesIO(aws.s3.get_object(Bucket=aws.bucket, Key="prod/glue/stedi_jobs.zip")["Body"].read())
+    )
     names = set(archive.namelist())
     assert {"stedi/jobs/bronze.py", "stedi/transforms/silver.py", "schemas/silver.py", "schemas/enforce.py"} <= names
     assert not any(n.startswith(("flows/", "tasks/", "stedi/sample/")) or "__pycache__" in n for n in names)
@@ -42,9 +48,16 @@ def test_deploy_uploads_the_code_and_creates_a_job_per_zone(aws, target):
         assert script == (ROOT / "stedi" / "jobs" / f"{job}.py").read_bytes()
         definition = aws.glue.get_job(JobName=f"stedi-{job}")["Job"]
         assert definition["Role"] == ROLE_ARN
-        assert definition["Command"] == {"Name": "glueetl", "ScriptLocation": f"s3://{aws.bucket}/prod/glue/jobs/{job}.py",
-                                         "PythonVersion": "3"}
-        assert (definition["GlueVersion"], definition["WorkerType"], definition["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert definition["Command"] == {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{aws.bucket}/prod/glue/jobs/{job}.py",
+            "PythonVersion": "3",
+        }
+        assert (definition["GlueVersion"], definition["WorkerType"], definition["NumberOfWorkers"]) == (
+            "5.0",
+            "G.1X",
+            2,
+        )
         assert definition["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and definition["MaxRetries"] == 0
         arguments = definition["DefaultArguments"]
         assert arguments["--extra-py-files"] == f"s3://{aws.bucket}/prod/glue/stedi_jobs.zip"
@@ -77,35 +90,75 @@ def test_the_catalog_has_every_zone_with_its_columns_format_and_location(aws, ta
     deploy(target, aws.s3, aws.glue)
     tables = {t["Name"]: t for t in aws.glue.get_tables(DatabaseName="stedi")["TableList"]}
     lake, landing = f"s3://{aws.bucket}/prod/lake", f"s3://{aws.bucket}/prod/landing"
-    expected = {"customer_landing", "accelerometer_landing", "step_trainer_landing",
-                "bronze_customer", "bronze_accelerometer", "bronze_step_trainer",
-                "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer", "quarantine_files",
-                "customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
-                "step_trainer_trusted", "machine_learning_curated"} | {f"gold_{t.name}" for t in load_catalog().tables}
+    expected = {
+        "customer_landing",
+        "accelerometer_landing",
+        "step_trainer_landing",
+        "bronze_customer",
+        "bronze_accelerometer",
+        "bronze_step_trainer",
+        "quarantine_customer",
+        "quarantine_accelerometer",
+        "quarantine_step_trainer",
+        "quarantine_files",
+        "customer_current",
+        "customer_trusted",
+        "customer_curated",
+        "accelerometer_trusted",
+        "step_trainer_trusted",
+        "machine_learning_curated",
+    } | {f"gold_{t.name}" for t in load_catalog().tables}
     assert set(tables) == expected
 
     def described(name):
         storage = tables[name]["StorageDescriptor"]
-        return [(c["Name"], c["Type"]) for c in storage["Columns"]], storage["Location"], storage["SerdeInfo"]["SerializationLibrary"]
+        return (
+            [(c["Name"], c["Type"]) for c in storage["Columns"]],
+            storage["Location"],
+            storage["SerdeInfo"]["SerializationLibrary"],
+        )
 
     assert described("accelerometer_landing") == (
         [("user", "string"), ("timestamp", "bigint"), ("x", "double"), ("y", "double"), ("z", "double")],
-        f"{landing}/accelerometer/landing/", "org.openx.data.jsonserde.JsonSerDe")
+        f"{landing}/accelerometer/landing/",
+        "org.openx.data.jsonserde.JsonSerDe",
+    )
     assert described("machine_learning_curated") == (
-        [("customer_key", "string"), ("serial_number", "string"), ("reading_at", "timestamp"), ("distance_cm", "bigint"),
-         ("x", "double"), ("y", "double"), ("z", "double")],
-        f"{lake}/silver/machine_learning_curated/", "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe")
+        [
+            ("customer_key", "string"),
+            ("serial_number", "string"),
+            ("reading_at", "timestamp"),
+            ("distance_cm", "bigint"),
+            ("x", "double"),
+            ("y", "double"),
+            ("z", "double"),
+        ],
+        f"{lake}/silver/machine_learning_curated/",
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    )
     columns, location, _ = described("gold_customers")
     assert [name for name, _ in columns] == load_catalog().table("customers").column_names
     assert ("customer_key", "varchar(64)") in columns and ("is_birth_date_implausible", "boolean") in columns
     assert location == f"{lake}/gold/customers/"
     assert described("quarantine_files") == (
-        [("source", "string"), ("path", "string"), ("rule", "string"), ("detail", "string"), ("size_bytes", "bigint"),
-         ("_ingest_run_id", "string"), ("_ingested_at", "string")],
-        f"{lake}/quarantine/files/", "org.openx.data.jsonserde.JsonSerDe")
-    assert described("bronze_step_trainer")[0][-4:] == [("_extra_fields", "map<string,string>"),
-                                                         ("_source_file", "string"), ("_ingest_run_id", "string"),
-                                                         ("_ingested_at", "timestamp")]
+        [
+            ("source", "string"),
+            ("path", "string"),
+            ("rule", "string"),
+            ("detail", "string"),
+            ("size_bytes", "bigint"),
+            ("_ingest_run_id", "string"),
+            ("_ingested_at", "string"),
+        ],
+        f"{lake}/quarantine/files/",
+        "org.openx.data.jsonserde.JsonSerDe",
+    )
+    assert described("bronze_step_trainer")[0][-4:] == [
+        ("_extra_fields", "map<string,string>"),
+        ("_source_file", "string"),
+        ("_ingest_run_id", "string"),
+        ("_ingested_at", "timestamp"),
+    ]
 
 
 def test_the_cli_deploys_and_reports_a_second_deploy_as_unchanged(aws, capsys):
@@ -123,8 +176,10 @@ def test_a_dry_run_shows_what_a_deploy_would_change_and_changes_nothing(aws, cap
     out = capsys.readouterr().out
     assert "would be created  job       stedi-bronze" in out and "would be created  database  stedi" in out
     assert len({len(line) - len(line.split()[-1]) for line in out.splitlines()[:-1]}) == 1  # one column of names
-    assert out.rstrip().endswith("unchanged; landing s3://stedi-test/prod/landing, lake s3://stedi-test/prod/lake; "
-                                 "nothing was changed (--dry-run)")
+    assert out.rstrip().endswith(
+        "unchanged; landing s3://stedi-test/prod/landing, lake s3://stedi-test/prod/lake; "
+        "nothing was changed (--dry-run)"
+    )
     assert aws.glue.get_jobs()["Jobs"] == [] and "Contents" not in aws.s3.list_objects_v2(Bucket=aws.bucket)
     assert aws.glue.get_databases()["DatabaseList"] == []
 
@@ -133,7 +188,10 @@ def test_a_dry_run_shows_what_a_deploy_would_change_and_changes_nothing(aws, cap
     assert main([*argv, "--workers", "4", "--dry-run"]) == 0  # after a deploy: only what differs
     out = capsys.readouterr().out
     assert {line.split()[-1] for line in out.splitlines() if line.startswith("would be updated")} == {
-        "stedi-bronze", "stedi-silver", "stedi-gold"}
+        "stedi-bronze",
+        "stedi-silver",
+        "stedi-gold",
+    }
     assert aws.glue.get_job(JobName="stedi-silver")["Job"]["NumberOfWorkers"] == 2
 
 
@@ -142,7 +200,10 @@ def test_the_package_is_byte_identical_for_identical_code():
 
 
 def test_glue_installs_the_jobs_dependencies_within_the_pins_of_pyproject():
-    pinned = {r.name: r for r in map(Requirement, tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])}
+    pinned = {
+        r.name: r
+        for r in map(Requirement, tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    }
     for module in map(Requirement, GLUE_PYTHON_MODULES):
         assert set(module.specifier) <= set(pinned[module.name].specifier), module
         assert len(module.specifier) == 1 and not module.extras  # Glue splits the list on commas
@@ -174,10 +235,18 @@ def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws
 
     changes = follow_zones(aws.glue, "stedi", target.landing_uri, target.lake_uri, ["silver"])
 
-    silver = {"customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
-              "step_trainer_trusted", "machine_learning_curated"}
+    silver = {
+        "customer_current",
+        "customer_trusted",
+        "customer_curated",
+        "accelerometer_trusted",
+        "step_trainer_trusted",
+        "machine_learning_curated",
+    }
     assert {c.name for c in changes} == {f"stedi.{name}" for name in silver}
-    location = aws.glue.get_table(DatabaseName="stedi", Name="customer_trusted")["Table"]["StorageDescriptor"]["Location"]
+    location = aws.glue.get_table(DatabaseName="stedi", Name="customer_trusted")["Table"]["StorageDescriptor"][
+        "Location"
+    ]
     assert location == lake.version_table_path(target.lake_uri, "silver", version.version, "customer_trusted") + "/"
     bronze = aws.glue.get_table(DatabaseName="stedi", Name="bronze_customer")["Table"]["StorageDescriptor"]["Location"]
     assert bronze == f"{target.lake_uri}/bronze/customer/"  # no bronze version yet: left where the deploy put it
@@ -187,7 +256,7 @@ def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws
 def test_a_missing_catalog_database_is_an_error_not_a_silent_skip(aws, target):
     from deployments.catalog import CatalogMissingError, follow_zones
 
-    with pytest.raises(CatalogMissingError, match="no database 'analytics'.*STEDI_GLUE_DATABASE"):
+    with pytest.raises(CatalogMissingError, match=r"no database 'analytics'.*STEDI_GLUE_DATABASE"):
         follow_zones(aws.glue, "analytics", target.landing_uri, target.lake_uri, ["silver"])
 
 
@@ -197,12 +266,28 @@ def test_the_catalog_marks_every_table_and_column_holding_personal_data(aws, tar
     marked = {name for name, t in tables.items() if t["Parameters"]["stedi.pii"] == "true"}
     # emails, names, phones and birthdays: the landing and bronze of customers and readings, every quarantine
     # (raw lines as delivered), the trusted silver tables, and gold's customers; nothing analysts read
-    assert marked == {"customer_landing", "accelerometer_landing", "bronze_customer", "bronze_accelerometer",
-                      "quarantine_customer", "quarantine_accelerometer", "quarantine_step_trainer",
-                      "customer_current", "customer_trusted", "customer_curated", "accelerometer_trusted",
-                      "step_trainer_trusted", "gold_customers"}
+    assert marked == {
+        "customer_landing",
+        "accelerometer_landing",
+        "bronze_customer",
+        "bronze_accelerometer",
+        "quarantine_customer",
+        "quarantine_accelerometer",
+        "quarantine_step_trainer",
+        "customer_current",
+        "customer_trusted",
+        "customer_curated",
+        "accelerometer_trusted",
+        "step_trainer_trusted",
+        "gold_customers",
+    }
     assert tables["gold_customers"]["Parameters"]["stedi.pii_columns"] == (
-        "customer_email,customer_name,phone_number,birth_date")
+        "customer_email,customer_name,phone_number,birth_date"
+    )
     columns = {c["Name"]: c for c in tables["gold_customers"]["StorageDescriptor"]["Columns"]}
-    assert columns["customer_email"]["Parameters"] == {"stedi.pii": "true"} and "Parameters" not in columns["customer_key"]
-    assert {"machine_learning_curated", "gold_accelerometer_readings", "gold_step_trainer_readings"} <= set(tables) - marked
+    assert (
+        columns["customer_email"]["Parameters"] == {"stedi.pii": "true"} and "Parameters" not in columns["customer_key"]
+    )
+    assert {"machine_learning_curated", "gold_accelerometer_readings", "gold_step_trainer_readings"} <= set(
+        tables
+    ) - marked

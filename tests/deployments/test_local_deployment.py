@@ -21,8 +21,13 @@ BIN = Path(sys.executable).parent
 
 def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
     api = f"http://127.0.0.1:{free_port()}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PWD": str(REPO)}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PWD": str(REPO),
+    }
     prefect = str(BIN / "prefect")
 
     def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -31,8 +36,12 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
         return result
 
     port = api.split(":")[2].split("/")[0]
-    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", port], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", port],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     worker = None
     try:
         wait_until_healthy(api, server, timeout_s=90)
@@ -42,8 +51,13 @@ def test_deployment_run_local_completes_and_fills_lake_and_warehouse(tmp_path):
         glue = run("deployment", "inspect", "stedi-lakehouse/glue").stdout
         assert "'runner': 'glue'" in glue and "'work_pool_name': 'stedi-glue'" in glue, glue
         assert "'limit': 1" in glue and "ENQUEUE" in glue, glue  # one flow run at a time writes the lake
-        worker = subprocess.Popen([prefect, "worker", "start", "--pool", "stedi-local"], env=env, cwd=REPO,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [prefect, "worker", "start", "--pool", "stedi-local"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
         params = f'{{"lake": "{lake}", "warehouse": "duckdb:///{warehouse}"}}'
         result = run("deployment", "run", "stedi-lakehouse/local", "--params", params, "--watch", timeout=900)

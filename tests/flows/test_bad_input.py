@@ -33,9 +33,15 @@ from tests.conftest import stedi_run
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(SAMPLE_LANDING)
-BASELINE_ROWS = {"customers": 956, "accelerometer_readings": 40_981, "step_trainer_readings": 14_460,
-                 "machine_learning_training_set": 40_981}
-ONE_LINE_FAILURE = re.compile(r"stedi run: failed: (?P<error>.+) \(details: (?P<log>\S+/stedi\.log); or run with --verbose\)")
+BASELINE_ROWS = {
+    "customers": 956,
+    "accelerometer_readings": 40_981,
+    "step_trainer_readings": 14_460,
+    "machine_learning_training_set": 40_981,
+}
+ONE_LINE_FAILURE = re.compile(
+    r"stedi run: failed: (?P<error>.+) \(details: (?P<log>\S+/stedi\.log); or run with --verbose\)"
+)
 
 
 def copy_sample(root: Path, without: tuple[str, ...] = ()) -> Path:
@@ -50,7 +56,9 @@ def copy_sample(root: Path, without: tuple[str, ...] = ()) -> Path:
 
 def warehouse_rows(warehouse: Path) -> dict[str, int]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return {table: connection.sql(f"select count(*) from stedi.{table}").fetchall()[0][0] for table in BASELINE_ROWS}
+        return {
+            table: connection.sql(f"select count(*) from stedi.{table}").fetchall()[0][0] for table in BASELINE_ROWS
+        }
 
 
 def digest(path: Path) -> str:
@@ -106,8 +114,13 @@ def published(baseline, tmp_path) -> types.SimpleNamespace:
     lake_dir, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
     shutil.copytree(baseline.lake, lake_dir, symlinks=True)
     shutil.copy(baseline.warehouse, warehouse)
-    return types.SimpleNamespace(lake=lake_dir, warehouse=warehouse, zones=zones(lake_dir), digest=digest(warehouse),
-                                 args=["--lake", str(lake_dir), "--warehouse", f"duckdb:///{warehouse}"])
+    return types.SimpleNamespace(
+        lake=lake_dir,
+        warehouse=warehouse,
+        zones=zones(lake_dir),
+        digest=digest(warehouse),
+        args=["--lake", str(lake_dir), "--warehouse", f"duckdb:///{warehouse}"],
+    )
 
 
 def unchanged(published: types.SimpleNamespace) -> None:
@@ -117,8 +130,11 @@ def unchanged(published: types.SimpleNamespace) -> None:
 
 
 def test_a_second_run_on_the_same_lake_fails_at_once_naming_the_first(baseline):
-    failed_in_one_line(baseline.second, r"LakeBusyError: the lake \S+ is being written by run [0-9a-f-]{36} "
-                                        r"\(pid \d+, since .+\): wait for it to end, or stop it")
+    failed_in_one_line(
+        baseline.second,
+        r"LakeBusyError: the lake \S+ is being written by run [0-9a-f-]{36} "
+        r"\(pid \d+, since .+\): wait for it to end, or stop it",
+    )
     assert warehouse_rows(baseline.warehouse) == BASELINE_ROWS  # the first run was not disturbed
 
 
@@ -126,17 +142,23 @@ def test_a_source_missing_from_the_landing_publishes_nothing(published, tmp_path
     landing = copy_sample(tmp_path / "landing", without=("step_trainer",))
     shutil.rmtree(landing / "step_trainer")  # no folder at all
     result = stedi_run(tmp_path, "--landing", str(landing), *published.args)
-    failed_in_one_line(result, r"EmptySourceError: step_trainer: no landing files in \S+/step_trainer/landing, but the "
-                               r"lake holds 28,680 of its records from earlier runs; nothing was published \(to "
-                               r"publish it empty, pass --allow-empty step_trainer\)")
+    failed_in_one_line(
+        result,
+        r"EmptySourceError: step_trainer: no landing files in \S+/step_trainer/landing, but the "
+        r"lake holds 28,680 of its records from earlier runs; nothing was published \(to "
+        r"publish it empty, pass --allow-empty step_trainer\)",
+    )
     unchanged(published)
 
 
 def test_a_landing_without_any_file_publishes_nothing(published, tmp_path):
     landing = copy_sample(tmp_path / "landing", without=tuple(SOURCES))  # three empty folders
     result = stedi_run(tmp_path, "--landing", str(landing), *published.args)
-    failed_in_one_line(result, r"EmptySourceError: customer: no landing files in \S+, but the lake holds 956 of its "
-                               r"records from earlier runs; .*")
+    failed_in_one_line(
+        result,
+        r"EmptySourceError: customer: no landing files in \S+, but the lake holds 956 of its "
+        r"records from earlier runs; .*",
+    )
     unchanged(published)
 
 
@@ -170,7 +192,7 @@ def messy_landing(root: Path, email: str) -> Path:
     (accelerometer / "truncated.json.gz").write_bytes(data[: len(data) // 2])  # an upload cut short
     (accelerometer / "not-gzip.json.gz").write_bytes(gzip.decompress(data))  # plain text named .gz
     corrupt = bytearray(data)
-    corrupt[len(corrupt) // 2: len(corrupt) // 2 + 64] = bytes(64)
+    corrupt[len(corrupt) // 2 : len(corrupt) // 2 + 64] = bytes(64)
     (accelerometer / "corrupt.json.gz").write_bytes(bytes(corrupt))
     shutil.copy(first, accelerometer / "UPPER.JSON.GZ")  # Spark would read its bytes as text
     smallest = min(step_trainer.glob("*.json.gz"), key=lambda p: p.stat().st_size)  # 8,680 readings
@@ -181,14 +203,18 @@ def messy_landing(root: Path, email: str) -> Path:
     os.mkfifo(step_trainer / "pipe.json")
     (customer / "2023" / "06").mkdir(parents=True)
     shutil.copy(next(customer.glob("*.json.gz")), customer / "2023" / "06" / "customer-again.json.gz")
-    customer_line = json.dumps({"customerName": "J\u00fcrgen M\u00fcller", "email": "jurgen@test.com"}, ensure_ascii=False)
+    customer_line = json.dumps(
+        {"customerName": "J\u00fcrgen M\u00fcller", "email": "jurgen@test.com"}, ensure_ascii=False
+    )
     (customer / "customer-extra.json").write_bytes(customer_line.encode("latin-1") + b"\n")
     return root
 
 
 # Four old runs; their commands are long gone (no process has pid 999999999)
-OLD_RUNS = {"_reports": [f"old-run-{i}" for i in range(4)],
-            "_logs": [f"20200101T00000{i}Z-999999999" for i in range(4)]}
+OLD_RUNS = {
+    "_reports": [f"old-run-{i}" for i in range(4)],
+    "_logs": [f"20200101T00000{i}Z-999999999" for i in range(4)],
+}
 
 
 @pytest.fixture(scope="module")
@@ -205,13 +231,27 @@ def messy(baseline, tmp_path_factory) -> types.SimpleNamespace:
             os.utime(lake_dir / folder / name, (1_600_000_000 + i, 1_600_000_000 + i))
     landing = messy_landing(tmp_path / "landing", trusted_email(lake_dir))
     summary_file = tmp_path / "summary.json"
-    result = stedi_run(tmp_path, "--landing", str(landing), "--lake", str(lake_dir), "--warehouse",
-                       f"duckdb:///{warehouse}", "--quarantine-threshold", "0.3", "--keep-runs", "2",
-                       "--summary", str(summary_file), "--quiet")
+    result = stedi_run(
+        tmp_path,
+        "--landing",
+        str(landing),
+        "--lake",
+        str(lake_dir),
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+        "--quarantine-threshold",
+        "0.3",
+        "--keep-runs",
+        "2",
+        "--summary",
+        str(summary_file),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(summary_file.read_text())
-    return types.SimpleNamespace(result=result, summary=summary, sources=summary["sources"], lake=lake_dir,
-                                 warehouse=warehouse)
+    return types.SimpleNamespace(
+        result=result, summary=summary, sources=summary["sources"], lake=lake_dir, warehouse=warehouse
+    )
 
 
 def accounting_of(source: dict) -> tuple:
@@ -221,7 +261,11 @@ def accounting_of(source: dict) -> tuple:
 def test_values_that_are_no_values_are_quarantined_and_the_run_flows_on(messy):
     # nanoseconds and 1e20 as timestamps, "NaN" and "Infinity" as numbers: one record each, never the run
     assert messy.sources["accelerometer"]["quarantined"] == {
-        "not_utf8": 1, "timestamp_out_of_range": 2, "uncoercible_x": 1, "uncoercible_y": 1}
+        "not_utf8": 1,
+        "timestamp_out_of_range": 2,
+        "uncoercible_x": 1,
+        "uncoercible_y": 1,
+    }
     assert messy.summary["status"] == "succeeded"
 
 
@@ -241,7 +285,10 @@ def test_emails_padded_with_tabs_no_break_or_ideographic_spaces_name_their_custo
 
 def test_a_file_delivered_twice_counts_once_for_every_source(messy):
     assert {name: s["filtered"].get("duplicate_record") for name, s in messy.sources.items()} == {
-        "customer": 956, "accelerometer": 10_000, "step_trainer": 8_680}
+        "customer": 956,
+        "accelerometer": 10_000,
+        "step_trainer": 8_680,
+    }
     assert messy.summary["tables"]["machine_learning_curated"]["rows"] == 40_981  # no reading twice
 
 
@@ -252,30 +299,46 @@ def test_files_in_nested_folders_are_read(messy):
 
 def test_a_broken_file_is_quarantined_whole_with_its_path_and_reason(messy):
     assert messy.sources["accelerometer"]["files"] == {
-        "landing": 15, "read": 11,
-        "quarantined": {"corrupt_gzip": 1, "gzip_without_gz_suffix": 1, "not_gzip": 1, "truncated_gzip": 1}}
-    expected = {"corrupt.json.gz": "corrupt_gzip", "not-gzip.json.gz": "not_gzip", "truncated.json.gz": "truncated_gzip",
-                "UPPER.JSON.GZ": "gzip_without_gz_suffix"}
+        "landing": 15,
+        "read": 11,
+        "quarantined": {"corrupt_gzip": 1, "gzip_without_gz_suffix": 1, "not_gzip": 1, "truncated_gzip": 1},
+    }
+    expected = {
+        "corrupt.json.gz": "corrupt_gzip",
+        "not-gzip.json.gz": "not_gzip",
+        "truncated.json.gz": "truncated_gzip",
+        "UPPER.JSON.GZ": "gzip_without_gz_suffix",
+    }
     assert {Path(q["path"]).name: q["rule"] for q in messy.sources["accelerometer"]["quarantined_files"]} == expected
-    recorded = [json.loads(text) for path in (messy.lake / "quarantine" / "files").glob("*.json")
-                for text in path.read_text().splitlines()]
+    recorded = [
+        json.loads(text)
+        for path in (messy.lake / "quarantine" / "files").glob("*.json")
+        for text in path.read_text().splitlines()
+    ]
     assert {Path(r["path"]).name: (r["source"], r["rule"]) for r in recorded} == {
-        name: ("accelerometer", rule) for name, rule in expected.items()}
+        name: ("accelerometer", rule) for name, rule in expected.items()
+    }
     assert all(r["detail"] and r["size_bytes"] > 0 for r in recorded)
 
 
 def test_what_is_not_a_landing_file_is_skipped_and_listed_with_its_reason(messy):
     assert {Path(s["path"]).name: s["reason"] for s in messy.sources["step_trainer"]["skipped"]} == {
-        ".upload.json.tmp": "hidden file (its name starts with '.')", "gone.json": "symbolic link to nothing",
-        "pipe.json": "FIFO (named pipe), not a regular file"}
+        ".upload.json.tmp": "hidden file (its name starts with '.')",
+        "gone.json": "symbolic link to nothing",
+        "pipe.json": "FIFO (named pipe), not a regular file",
+    }
 
 
 def test_every_file_and_record_is_accounted_for(messy):
     check_accounting(messy.summary)
     assert {name: accounting_of(s) for name, s in messy.sources.items()} == {
         "customer": (1_913, 482, {"duplicate_record": 956, "no_research_consent": 474}, {"not_utf8": 1}),
-        "accelerometer": (91_281, 40_984, {"customer_not_consenting": 40_292, "duplicate_record": 10_000},
-                          {"not_utf8": 1, "timestamp_out_of_range": 2, "uncoercible_x": 1, "uncoercible_y": 1}),
+        "accelerometer": (
+            91_281,
+            40_984,
+            {"customer_not_consenting": 40_292, "duplicate_record": 10_000},
+            {"not_utf8": 1, "timestamp_out_of_range": 2, "uncoercible_x": 1, "uncoercible_y": 1},
+        ),
         "step_trainer": (37_360, 14_460, {"duplicate_record": 8_680, "owner_not_curated": 14_220}, {}),
     }
 
@@ -312,8 +375,10 @@ def test_a_password_never_leaves_its_place(postgres_database, tmp_path):
 def test_a_mistyped_scheme_fails_at_once_with_the_password_masked(published, tmp_path):
     result = stedi_run(tmp_path, "--lake", str(published.lake), "--warehouse", "postgress://loader:hunter22@db:5432/x")
     assert result.returncode == 2
-    assert result.stderr == ("stedi run: error: unsupported warehouse URL 'postgress://loader@db:5432/x': use "
-                             "duckdb:///PATH, postgresql://USER@HOST:PORT/DB or redshift://USER@HOST:PORT/DB\n")
+    assert result.stderr == (
+        "stedi run: error: unsupported warehouse URL 'postgress://loader@db:5432/x': use "
+        "duckdb:///PATH, postgresql://USER@HOST:PORT/DB or redshift://USER@HOST:PORT/DB\n"
+    )
     assert "hunter22" not in result.stdout and result.survivors == []
     unchanged(published)
 
@@ -324,9 +389,14 @@ def test_an_unreachable_warehouse_fails_before_any_work(published, tmp_path):
     url = f"postgresql://postgres:hunter22@127.0.0.1:{free_port()}/postgres"  # nobody listens there
     result = stedi_run(tmp_path, "--lake", str(published.lake), "--warehouse", url, "--verbose")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "stedi run: failed: WarehouseUnavailableError: cannot connect to the warehouse "
-        "postgresql://postgres@127.0.0.1:")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "stedi run: failed: WarehouseUnavailableError: cannot connect to the warehouse "
+            "postgresql://postgres@127.0.0.1:"
+        )
+    )
     assert "Traceback" in result.stderr  # --verbose shows the details on the terminal too
     assert "hunter22" not in result.stdout + result.stderr
     unchanged(published)
@@ -335,8 +405,11 @@ def test_an_unreachable_warehouse_fails_before_any_work(published, tmp_path):
 def test_a_locked_warehouse_file_fails_before_any_work(published, tmp_path):
     with duckdb.connect(str(published.warehouse), read_only=True):  # an analyst's open session holds the file
         result = stedi_run(tmp_path, *published.args)
-    failed_in_one_line(result, r"WarehouseUnavailableError: cannot connect to the warehouse duckdb:///\S+: IOException: "
-                               r"IO Error: Could not set lock on file .*")
+    failed_in_one_line(
+        result,
+        r"WarehouseUnavailableError: cannot connect to the warehouse duckdb:///\S+: IOException: "
+        r"IO Error: Could not set lock on file .*",
+    )
     unchanged(published)
 
 

@@ -24,8 +24,13 @@ from tests.conftest import processes_with_env, stedi_run
 
 pytestmark = pytest.mark.integration
 
-SILVER = ("customer_trusted", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
-          "machine_learning_curated")
+SILVER = (
+    "customer_trusted",
+    "accelerometer_trusted",
+    "customer_curated",
+    "step_trainer_trusted",
+    "machine_learning_curated",
+)
 GOLD = ("accelerometer_readings", "step_trainer_readings")
 TRIALS = 8
 SEED = 20261123
@@ -36,14 +41,25 @@ def rows(lake_dir: Path, zone: str, table: str) -> int:
 
 
 def zone_figures(lake_dir: Path) -> dict[str, tuple[int, ...]]:
-    return {"silver": tuple(rows(lake_dir, "silver", t) for t in SILVER),
-            "gold": tuple(rows(lake_dir, "gold", t) for t in GOLD)}
+    return {
+        "silver": tuple(rows(lake_dir, "silver", t) for t in SILVER),
+        "gold": tuple(rows(lake_dir, "gold", t) for t in GOLD),
+    }
 
 
 def policy_run(tmp_path: Path, lake_dir: Path, warehouse: Path, policy: str) -> dict:
     summary = tmp_path / f"summary-{policy}-{time.monotonic_ns()}.json"
-    result = stedi_run(tmp_path, "--consent-policy", policy, "--lake", str(lake_dir),
-                       "--warehouse", f"duckdb:///{warehouse}", "--summary", str(summary))
+    result = stedi_run(
+        tmp_path,
+        "--consent-policy",
+        policy,
+        "--lake",
+        str(lake_dir),
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+        "--summary",
+        str(summary),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(summary.read_text())
 
@@ -53,8 +69,16 @@ def killed_run(tmp_path: Path, lake_dir: Path, warehouse: Path, policy: str, aft
     home = tmp_path / f"prefect-home-{trial}"
     env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
-    command = [str(Path(sys.executable).with_name("stedi")), "run", "--consent-policy", policy, "--lake",
-               str(lake_dir), "--warehouse", f"duckdb:///{warehouse}"]
+    command = [
+        str(Path(sys.executable).with_name("stedi")),
+        "run",
+        "--consent-policy",
+        policy,
+        "--lake",
+        str(lake_dir),
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+    ]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         process.wait(timeout=after_s)
@@ -98,7 +122,11 @@ def test_killed_runs_never_leave_a_mixed_zone_and_the_next_run_heals(tmp_path):
     assert healed["tables"] == as_of["tables"] and healed["sources"] == as_of["sources"]
     assert healed["warehouse"]["tables"] == as_of["warehouse"]["tables"]
     assert {zone: z["this_run"] for zone, z in healed["zones"].items()} == {
-        "bronze": True, "quarantine": True, "silver": True, "gold": True}
+        "bronze": True,
+        "quarantine": True,
+        "silver": True,
+        "gold": True,
+    }
     assert ever["status"] == "succeeded"
     # no version is left behind but the current one and the one before it
     for zone in ("bronze", "quarantine", "silver", "gold"):

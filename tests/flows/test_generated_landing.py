@@ -36,13 +36,29 @@ def run(request, generated, tmp_path_factory) -> types.SimpleNamespace:
     policy = request.param
     tmp_path = tmp_path_factory.mktemp(f"run-{policy}")
     warehouse, summary = tmp_path / "warehouse.duckdb", tmp_path / "summary.json"
-    result = stedi_run(tmp_path, "--landing", str(generated), "--lake", str(tmp_path / "lake"),
-                       "--warehouse", f"duckdb:///{warehouse}", "--consent-policy", policy, "--summary", str(summary))
+    result = stedi_run(
+        tmp_path,
+        "--landing",
+        str(generated),
+        "--lake",
+        str(tmp_path / "lake"),
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+        "--consent-policy",
+        policy,
+        "--summary",
+        str(summary),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     expected = json.loads((generated / "expected.json").read_text())
-    return types.SimpleNamespace(policy=policy, summary=json.loads(summary.read_text()), warehouse=warehouse,
-                                 expected=expected["policies"][policy], cases=expected["cases"],
-                                 files=expected["files"])
+    return types.SimpleNamespace(
+        policy=policy,
+        summary=json.loads(summary.read_text()),
+        warehouse=warehouse,
+        expected=expected["policies"][policy],
+        cases=expected["cases"],
+        files=expected["files"],
+    )
 
 
 def test_every_source_is_accounted_for_as_generated(run):
@@ -57,7 +73,8 @@ def test_every_file_is_read_or_quarantined_whole_and_every_marker_skipped(run):
         files = run.files[name]
         assert source["files"] == {key: files[key] for key in ("landing", "read", "quarantined")}, name
         assert sorted(q["path"].split(f"/{name}/landing/", 1)[1] for q in source["quarantined_files"]) == sorted(
-            run.cases["broken_files"][name]), name
+            run.cases["broken_files"][name]
+        ), name
         assert len(source["skipped"]) == files["skipped"], name
         assert all(s["path"].endswith("/_SUCCESS") for s in source["skipped"]), name
 
@@ -79,8 +96,10 @@ def test_warehouse_holds_the_generated_rows(run):
 
     assert run.summary["warehouse"]["tables"] == run.expected["warehouse"]
     with duckdb.connect(str(run.warehouse), read_only=True) as db:
-        counted = {name: db.execute(f"select count(*) from stedi.{name}").fetchall()[0][0]
-                   for name in run.expected["warehouse"]}
+        counted = {
+            name: db.execute(f"select count(*) from stedi.{name}").fetchall()[0][0]
+            for name in run.expected["warehouse"]
+        }
         implausible = db.execute("select count(*) from stedi.customers where is_birth_date_implausible").fetchall()
         snapshot = db.execute("select consent_policy from stedi.lake_snapshot").fetchall()
     assert counted == run.expected["warehouse"]

@@ -43,8 +43,9 @@ class Run:
         env.pop("PREFECT_API_URL", None)
         command = [str(Path(sys.executable).with_name("stedi")), "run", "--lake", str(self.lake), "--warehouse", "none"]
         with self.stderr_path.open("w") as stderr:
-            self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path, start_new_session=True
+            )
 
     def processes(self) -> list[str]:
         return processes_with_env("PREFECT_HOME", str(self.home))
@@ -161,10 +162,12 @@ def test_a_child_under_the_launcher_ends_when_its_parent_is_killed(tmp_path):
     parent runs no code then, the closed pipe is the only news."""
     home = tmp_path / "home"
     env = {**os.environ, "PREFECT_HOME": str(home)}
-    parent = ("import subprocess, sys, time\n"
-              "subprocess.Popen([sys.executable, '-m', 'stedi.lifecycle', '-m', 'http.server', '--bind', '127.0.0.1', "
-              "'0'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-              "time.sleep(600)\n")
+    parent = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-m', 'stedi.lifecycle', '-m', 'http.server', '--bind', '127.0.0.1', "
+        "'0'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "time.sleep(600)\n"
+    )
     process = subprocess.Popen([sys.executable, "-c", parent], env=env)
     try:
         deadline = time.monotonic() + 30

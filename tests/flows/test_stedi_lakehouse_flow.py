@@ -24,7 +24,8 @@ def artifacts_of(flow_run_id) -> dict:
     async def read():
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
             return {a.key: a for a in found}
 
     return anyio.run(read)
@@ -38,9 +39,14 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     write_lines(landing / "customer" / "landing", "c.json", [json.dumps(CLEAN_CUSTOMER)])
     write_lines(landing / "accelerometer" / "landing", "a.json", [json.dumps(r) for r in CLEAN_READINGS] + ["{oops"])
     write_lines(landing / "step_trainer" / "landing", "s.json", [json.dumps(s) for s in CLEAN_STEPS])
-    state = stedi_lakehouse(landing=str(landing), lake=str(tmp_path / "lake"),
-                            warehouse=f"duckdb:///{tmp_path / 'w.duckdb'}", quarantine_threshold=0.5,
-                            runner="local", return_state=True)
+    state = stedi_lakehouse(
+        landing=str(landing),
+        lake=str(tmp_path / "lake"),
+        warehouse=f"duckdb:///{tmp_path / 'w.duckdb'}",
+        quarantine_threshold=0.5,
+        runner="local",
+        return_state=True,
+    )
     assert state.is_completed()
     summary = state.result()
 
@@ -50,7 +56,9 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert accounting["accelerometer"]["quarantined"] == "malformed_json: 1"
     assert accounting["accelerometer"]["accepted"] == summary["sources"]["accelerometer"]["accepted"] == 4
     contracts = {row["table"]: row for row in json.loads(by_key[CONTRACTS_KEY].data)}
-    assert set(contracts) >= {"customer_trusted", "machine_learning_curated"} and all(c["passed"] for c in contracts.values())
+    assert set(contracts) >= {"customer_trusted", "machine_learning_curated"} and all(
+        c["passed"] for c in contracts.values()
+    )
     assert f"/artifacts/key/{ROWS_KEY}" in by_key[SUMMARY_KEY].data
 
 
@@ -64,27 +72,44 @@ def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, s
     write_lines(landing / "customer" / "landing", "c.json", [json.dumps(CLEAN_CUSTOMER)])
     write_lines(landing / "accelerometer" / "landing", "a.json", [json.dumps(CLEAN_READINGS[0]), "{oops", "{oops"])
     write_lines(landing / "step_trainer" / "landing", "s.json", [json.dumps(s) for s in CLEAN_STEPS] * 2)
-    state = stedi_lakehouse(landing=str(landing), lake=str(tmp_path / "lake"), warehouse="none", runner="local",
-                            return_state=True)
+    state = stedi_lakehouse(
+        landing=str(landing), lake=str(tmp_path / "lake"), warehouse="none", runner="local", return_state=True
+    )
 
     assert state.is_failed()
     with pytest.raises(RunFailed, match=r"QuarantineThresholdError: quarantine share above 5%: accelerometer: 2 of 3"):
         state.result()
-    summary = json.loads((tmp_path / "lake" / "_reports" / str(state.state_details.flow_run_id) / "summary.json").read_text())
+    summary = json.loads(
+        (tmp_path / "lake" / "_reports" / str(state.state_details.flow_run_id) / "summary.json").read_text()
+    )
     assert summary["status"] == "failed" and summary["error"].startswith("QuarantineThresholdError: ")
     assert summary["sources"]["accelerometer"] | {"flagged": None, "extra_fields": None} == {
-        "files": {"landing": 1, "read": 1, "quarantined": {}}, "quarantined_files": [], "skipped": [],
-        "landing": 3, "accepted": None, "filtered": {}, "quarantined": {"malformed_json": 2},
-        "flagged": None, "extra_fields": None}
+        "files": {"landing": 1, "read": 1, "quarantined": {}},
+        "quarantined_files": [],
+        "skipped": [],
+        "landing": 3,
+        "accepted": None,
+        "filtered": {},
+        "quarantined": {"malformed_json": 2},
+        "flagged": None,
+        "extra_fields": None,
+    }
     assert summary["sources"]["step_trainer"]["filtered"] == {"duplicate_record": 4}
     assert summary["tables"]["step_trainer_landing"] == {"rows": 8}
     # bronze had been published whole by this run; silver never was
     assert {zone: z["this_run"] for zone, z in summary["zones"].items()} == {
-        "bronze": True, "quarantine": True, "silver": False, "gold": False}
+        "bronze": True,
+        "quarantine": True,
+        "silver": False,
+        "gold": False,
+    }
 
     by_key = artifacts_of(state.state_details.flow_run_id)
     accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
-    assert accounting["accelerometer"]["quarantined"] == "malformed_json: 2" and accounting["accelerometer"]["landing"] == 3
+    assert (
+        accounting["accelerometer"]["quarantined"] == "malformed_json: 2"
+        and accounting["accelerometer"]["landing"] == 3
+    )
     assert ": failed" in by_key[SUMMARY_KEY].data and "QuarantineThresholdError" in by_key[SUMMARY_KEY].data
 
 
@@ -105,10 +130,16 @@ def test_a_warehouse_url_holding_a_password_is_refused_as_a_flow_parameter(prefe
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.settings import SettingsError
 
-    state = stedi_lakehouse(lake=str(tmp_path / "lake"), warehouse="postgresql://loader:hunter22@db:5432/x",
-                            runner="local", return_state=True)
+    state = stedi_lakehouse(
+        lake=str(tmp_path / "lake"),
+        warehouse="postgresql://loader:hunter22@db:5432/x",
+        runner="local",
+        return_state=True,
+    )
     assert state.is_failed()
-    with pytest.raises(SettingsError, match=r"^the warehouse URL postgresql://loader:\*\*\*@db:5432/x holds a password"):
+    with pytest.raises(
+        SettingsError, match=r"^the warehouse URL postgresql://loader:\*\*\*@db:5432/x holds a password"
+    ):
         state.result()
     assert not (tmp_path / "lake").exists()
 
@@ -132,7 +163,9 @@ def test_a_deterministic_warehouse_error_is_not_retried(prefect_api, tmp_path):
 
     @flow
     def load_once() -> None:
-        states.append(load_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", str(tmp_path / "lake"), {}, return_state=True))
+        states.append(
+            load_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", str(tmp_path / "lake"), {}, return_state=True)
+        )
 
     load_once()
     state = states[0]
@@ -150,13 +183,19 @@ def run_on_glue(aws, monkeypatch):
     monkeypatch.setenv("STEDI_GLUE_POLL_SECONDS", "0")
     # No warehouse: Redshift would COPY the gold that moto's job runs never wrote (tests/stedi/warehouse
     # covers the Redshift load); the lake's tables are what Athena reads through the Glue Data Catalog.
-    return stedi_lakehouse(landing=f"s3://{aws.bucket}/prod/landing", lake=f"s3://{aws.bucket}/prod/lake",
-                           warehouse="none", runner="glue", return_state=True)
+    return stedi_lakehouse(
+        landing=f"s3://{aws.bucket}/prod/landing",
+        lake=f"s3://{aws.bucket}/prod/lake",
+        warehouse="none",
+        runner="glue",
+        return_state=True,
+    )
 
 
 @pytest.mark.integration  # replays the reports of the session's sample runs
-def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(prefect_api, glue_deployed,
-                                                                              sample_runs, monkeypatch):
+def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(
+    prefect_api, glue_deployed, sample_runs, monkeypatch
+):
     from prefect_aws import AwsCredentials
 
     from stedi.aws import CREDENTIALS_BLOCK_ENV
@@ -166,8 +205,9 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(p
     for job, report in sample_reports(sample_runs["first_lake"]).items():
         glue_deployed.stand_in.writes_report(f"stedi-{job}", job, report)
     # The flow's credentials from a Prefect block, as a Prefect Cloud worker gets them: none in the environment
-    AwsCredentials(aws_access_key_id="block-key", aws_secret_access_key="block-secret",
-                   region_name=REGION).save("stedi-aws-test", overwrite=True)
+    AwsCredentials(aws_access_key_id="block-key", aws_secret_access_key="block-secret", region_name=REGION).save(
+        "stedi-aws-test", overwrite=True
+    )
     monkeypatch.setenv(CREDENTIALS_BLOCK_ENV, "stedi-aws-test")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name)
@@ -187,8 +227,9 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(p
 
 
 @pytest.mark.integration
-def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_it(prefect_api, glue_deployed,
-                                                                                 sample_runs, monkeypatch):
+def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_it(
+    prefect_api, glue_deployed, sample_runs, monkeypatch
+):
     from tests.aws import sample_reports
 
     glue_deployed.stand_in.writes_report("stedi-bronze", "bronze", sample_reports(sample_runs["first_lake"])["bronze"])
@@ -197,8 +238,9 @@ def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_i
     state = run_on_glue(glue_deployed, monkeypatch)
 
     assert state.is_failed()
-    with pytest.raises(Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"
-                       ) as failure:
+    with pytest.raises(
+        Exception, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: machine_learning"
+    ) as failure:
         state.result()
     # what bronze measured is in the failed run's summary
     assert failure.value.summary["status"] == "failed"

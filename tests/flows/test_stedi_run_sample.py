@@ -38,14 +38,20 @@ def test_every_landing_record_is_accounted_for(sample_runs):
     for name, source in sources.items():
         assert unaccounted(source) == 0, name
     assert accounting(sources["customer"]) == {
-        "landing": 956, "accepted": 482, "filtered": {"no_research_consent": 474}, "quarantined": {}}
+        "landing": 956,
+        "accepted": 482,
+        "filtered": {"no_research_consent": 474},
+        "quarantined": {},
+    }
     assert sources["accelerometer"]["filtered"] == {"customer_not_consenting": 40_292}
     assert sources["step_trainer"]["filtered"] == {"owner_not_curated": 14_220}
 
 
 def test_summary_is_printed_as_a_table(sample_runs):
     assert re.search(r"^machine_learning_curated\s+40,981$", sample_runs["stdout"], re.MULTILINE)
-    assert re.search(r"^accelerometer\s+9\s+81,273\s+40,981\s+customer_not_consenting 40,292", sample_runs["stdout"], re.M)
+    assert re.search(
+        r"^accelerometer\s+9\s+81,273\s+40,981\s+customer_not_consenting 40,292", sample_runs["stdout"], re.M
+    )
 
 
 def comparable(spark, path: Path):
@@ -84,8 +90,9 @@ GOLD_ROWS = {
 def test_warehouse_holds_gold_with_every_check_passed(sample_runs):
     summary = sample_runs["first"]
     assert summary["warehouse"]["tables"] == GOLD_ROWS
-    assert {name: summary["tables"][f"gold.{name}"]["rows"] for name in GOLD_ROWS if f"gold.{name}" in summary["tables"]} == {
-        name: rows for name, rows in GOLD_ROWS.items() if name != "machine_learning_training_set"}
+    assert {
+        name: summary["tables"][f"gold.{name}"]["rows"] for name in GOLD_ROWS if f"gold.{name}" in summary["tables"]
+    } == {name: rows for name, rows in GOLD_ROWS.items() if name != "machine_learning_training_set"}
 
 
 def test_second_run_leaves_identical_warehouse_tables(sample_runs):
@@ -103,17 +110,22 @@ def test_second_run_leaves_identical_warehouse_tables(sample_runs):
     assert sample_runs["second"]["warehouse"] == sample_runs["first"]["warehouse"]
 
 
-@pytest.mark.parametrize("report", ["consent_funnel", "readings_per_device_per_day", "data_completeness",
-                                    "training_set_per_customer"])
+@pytest.mark.parametrize(
+    "report", ["consent_funnel", "readings_per_device_per_day", "data_completeness", "training_set_per_customer"]
+)
 def test_every_report_runs_on_the_warehouse_and_returns_rows(sample_runs, report):
     import subprocess
     import sys
 
     stedi = Path(sys.executable).with_name("stedi")
-    result = subprocess.run([str(stedi), "report", report, "--warehouse", f"duckdb:///{sample_runs['warehouse']}"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(stedi), "report", report, "--warehouse", f"duckdb:///{sample_runs['warehouse']}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    header, rule, *rows = result.stdout.splitlines()
+    _header, rule, *rows = result.stdout.splitlines()
     assert set(rule) <= {"-", " "} and rows
 
 
@@ -126,14 +138,28 @@ def test_a_report_is_printed_as_csv_or_json_for_other_programs(sample_runs, fmt)
     import sys
 
     stedi = Path(sys.executable).with_name("stedi")
-    result = subprocess.run([str(stedi), "report", "consent_funnel", "--format", fmt, "--warehouse",
-                             f"duckdb:///{sample_runs['warehouse']}"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            str(stedi),
+            "report",
+            "consent_funnel",
+            "--format",
+            fmt,
+            "--warehouse",
+            f"duckdb:///{sample_runs['warehouse']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout))) if fmt == "csv" else json.loads(result.stdout)
-    expected = [{"step": 1, "stage": "customers landed", "customers": 956},
-                {"step": 2, "stage": "gave research consent", "customers": 482},
-                {"step": 3, "stage": "with accelerometer readings", "customers": 482},
-                {"step": 4, "stage": "in the training set", "customers": 482}]
+    expected = [
+        {"step": 1, "stage": "customers landed", "customers": 956},
+        {"step": 2, "stage": "gave research consent", "customers": 482},
+        {"step": 3, "stage": "with accelerometer readings", "customers": 482},
+        {"step": 4, "stage": "in the training set", "customers": 482},
+    ]
     if fmt == "csv":  # CSV is text: numbers as written, without thousands separators
         expected = [{key: str(value) for key, value in row.items()} for row in expected]
     assert rows == expected
@@ -145,8 +171,11 @@ def test_consent_funnel_figures(sample_runs):
 
     _, rows = run_report(backend_for(f"duckdb:///{sample_runs['warehouse']}"), get_report("consent_funnel"))
     assert [(stage, n) for _, stage, n in rows] == [
-        ("customers landed", 956), ("gave research consent", 482), ("with accelerometer readings", 482),
-        ("in the training set", 482)]
+        ("customers landed", 956),
+        ("gave research consent", 482),
+        ("with accelerometer readings", 482),
+        ("in the training set", 482),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +186,17 @@ def as_of_run(tmp_path_factory) -> dict:
 
     tmp_path = tmp_path_factory.mktemp("as-of-run")
     warehouse = tmp_path / "warehouse.duckdb"
-    result = stedi_run(tmp_path, "--consent-policy", "as-of", "--lake", str(tmp_path / "lake"),
-                       "--warehouse", f"duckdb:///{warehouse}", "--summary", str(tmp_path / "summary.json"))
+    result = stedi_run(
+        tmp_path,
+        "--consent-policy",
+        "as-of",
+        "--lake",
+        str(tmp_path / "lake"),
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+        "--summary",
+        str(tmp_path / "summary.json"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return {"summary": json.loads((tmp_path / "summary.json").read_text()), "warehouse": warehouse}
 
@@ -238,5 +276,7 @@ def test_a_secret_block_in_the_workspace_keys_the_customers(tmp_path, monkeypatc
     assert not any("development secret" in w for w in json.loads((tmp_path / "s.json").read_text()).get("warnings", []))
     emails = pq.read_table(lake / "silver" / "customer_curated", columns=["customer_email"]).column(0).to_pylist()
     expected = {hmac.new(b"workspace-key", e.encode(), hashlib.sha256).hexdigest() for e in emails}
-    keys = set(pq.read_table(lake / "silver" / "machine_learning_curated", columns=["customer_key"]).column(0).to_pylist())
+    keys = set(
+        pq.read_table(lake / "silver" / "machine_learning_curated", columns=["customer_key"]).column(0).to_pylist()
+    )
     assert keys and keys <= expected

@@ -24,8 +24,10 @@ def test_valid_table_passes_with_every_check_counted(spark):
     ("rows", "message"),
     [
         # the same device reading twice: the key (serial_number, reading_at) is not unique
-        ([(SERIAL, "a@x.com", T0, 230), (SERIAL, "a@x.com", T0, 231)],
-         "unique on serial_number, reading_at: 2 offending rows"),
+        (
+            [(SERIAL, "a@x.com", T0, 230), (SERIAL, "a@x.com", T0, 231)],
+            "unique on serial_number, reading_at: 2 offending rows",
+        ),
         # a serial that is not a UUID
         ([("SN-1", "a@x.com", T0, 230)], "str_matches"),
         # a reading from before STEDI existed

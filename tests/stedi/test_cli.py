@@ -39,12 +39,15 @@ def test_version_names_the_release_and_the_engines_it_runs_on():
 
     result = stedi("--version")
     assert result.returncode == 0
-    assert result.stdout == (f"stedi {version('stedi-lakehouse')} (pyspark {version('pyspark')}, prefect "
-                             f"{version('prefect')}, Python {sys.version.split()[0]})\n")
+    assert result.stdout == (
+        f"stedi {version('stedi-lakehouse')} (pyspark {version('pyspark')}, prefect "
+        f"{version('prefect')}, Python {sys.version.split()[0]})\n"
+    )
 
 
-@pytest.mark.parametrize("args", [["run", "--keep-runs", "0"], ["run", "--quarantine-threshold", "1.5"],
-                                  ["run", "--quiet", "--verbose"]])
+@pytest.mark.parametrize(
+    "args", [["run", "--keep-runs", "0"], ["run", "--quarantine-threshold", "1.5"], ["run", "--quiet", "--verbose"]]
+)
 def test_settings_out_of_range_are_refused_before_any_work(args):
     result = stedi(*args)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
@@ -68,9 +71,15 @@ def test_doctor_says_what_is_ready_and_what_to_fix(tmp_path):
     url = f"postgresql://postgres:hunter22@127.0.0.1:{free_port()}/postgres"
     failing = stedi("doctor", "--landing", str(broken), "--lake", str(tmp_path / "lake"), "--warehouse", url)
     assert failing.returncode == 1
-    assert re.search(r"^warn  landing       customer: 0 files to read in \S+; would quarantine 1 \(not_gzip 1\)$",
-                     failing.stdout, re.M)
-    assert re.search(r"^FAIL  warehouse     cannot connect to the warehouse postgresql://postgres@127.0.0.1:\d+/postgres",
-                     failing.stdout, re.M)
+    assert re.search(
+        r"^warn  landing       customer: 0 files to read in \S+; would quarantine 1 \(not_gzip 1\)$",
+        failing.stdout,
+        re.M,
+    )
+    assert re.search(
+        r"^FAIL  warehouse     cannot connect to the warehouse postgresql://postgres@127.0.0.1:\d+/postgres",
+        failing.stdout,
+        re.M,
+    )
     assert "hunter22" not in failing.stdout + failing.stderr
     assert failing.stdout.endswith("stedi doctor: something must be fixed (FAIL above)\n")

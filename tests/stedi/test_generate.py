@@ -11,7 +11,7 @@ import gzip
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from stedi.sources import SOURCES
 from stedi.summary import unaccounted
 from stedi.transforms.silver import CONSENT_POLICIES
 
-READINGS_FROM_MS = int(datetime(PLAUSIBLE_READINGS_FROM.year, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+READINGS_FROM_MS = int(datetime(PLAUSIBLE_READINGS_FROM.year, 1, 1, tzinfo=UTC).timestamp() * 1000)
 FILTER_REASONS = {
     "customer": {"duplicate_record", "superseded_by_newer_record", "no_research_consent"},
     "accelerometer": {"duplicate_record", "unknown_customer", "customer_not_consenting", "before_research_consent"},
@@ -48,9 +48,10 @@ class Landing:
         self.root = root
         self.expected = json.loads((root / "expected.json").read_text())
         broken = self.expected["cases"]["broken_files"]
-        self.files = {source: {path.name: self._lines(path) for path in self._readable(root / source / "landing",
-                                                                                       broken[source])}
-                      for source in SOURCE_NAMES}
+        self.files = {
+            source: {path.name: self._lines(path) for path in self._readable(root / source / "landing", broken[source])}
+            for source in SOURCE_NAMES
+        }
 
     @staticmethod
     def _readable(folder: Path, broken: list[str]) -> list[Path]:
@@ -184,10 +185,18 @@ def test_customers_are_updated_withdraw_consent_and_write_their_email_in_other_w
     assert all(re.match(EMAIL, email) for email in by_email)
     newest = {email: max(rs, key=lambda r: number(r["lastUpdateDate"])) for email, rs in by_email.items()}
     updated = [e for e, rs in by_email.items() if len({number(r["lastUpdateDate"]) for r in rs}) > 1]
-    withdrawn = [e for e, rs in by_email.items() if newest[e].get("shareWithResearchAsOfDate") is None
-                 and any(r.get("shareWithResearchAsOfDate") is not None for r in rs)]
-    given_later = [e for e, rs in by_email.items() if newest[e].get("shareWithResearchAsOfDate") is not None
-                   and any(r.get("shareWithResearchAsOfDate") is None for r in rs)]
+    withdrawn = [
+        e
+        for e, rs in by_email.items()
+        if newest[e].get("shareWithResearchAsOfDate") is None
+        and any(r.get("shareWithResearchAsOfDate") is not None for r in rs)
+    ]
+    given_later = [
+        e
+        for e, rs in by_email.items()
+        if newest[e].get("shareWithResearchAsOfDate") is not None
+        and any(r.get("shareWithResearchAsOfDate") is None for r in rs)
+    ]
     spellings = {e: {r["email"] for r in rs} for e, rs in by_email.items()}
     assert len(updated) >= landing.expected["cases"]["updated_customers"] > 0
     assert len(withdrawn) >= landing.expected["cases"]["withdrawn_consents"] > 0
@@ -214,7 +223,7 @@ def test_devices_are_re_registered_and_read_before_every_registration(landing):
     for record in landing.records("step_trainer"):
         if isinstance(record.get("serialNumber"), str) and number(record.get("sensorReadingTime")):
             times[record["serialNumber"].strip()].append(number(record["sensorReadingTime"]))
-    for serial, (first, second) in shared.items():
+    for serial, (_first, second) in shared.items():
         # Readings on both sides of the second registration, one of them exactly at it
         assert min(times[serial]) < second <= max(times[serial]) and second in times[serial]
     before_every = sum(t < min(registrations[s].values()) for s, ts in times.items() if s in registrations for t in ts)
@@ -222,7 +231,7 @@ def test_devices_are_re_registered_and_read_before_every_registration(landing):
 
 
 def test_readings_come_at_the_real_cadence_over_many_days_and_files(landing):
-    for source, key in (("accelerometer", "timestamp"), ("step_trainer", "sensorReadingTime")):
+    for source in ("accelerometer", "step_trainer"):
         days = {name.split("-", 1)[1][:10] for name in landing.files[source]}
         assert len(days) == landing.expected["cases"]["reading_days"] >= 7
         assert all(re.fullmatch(rf"{source}-\d{{4}}-\d\d-\d\d-\d+\.json(\.gz)?", n) for n in landing.files[source])
@@ -237,8 +246,11 @@ def test_readings_come_at_the_real_cadence_over_many_days_and_files(landing):
 
 def test_exact_duplicates_in_a_file_across_files_and_whole_files_twice(landing):
     for source in SOURCE_NAMES:
-        in_one_file = [n for n, lines in landing.files[source].items()
-                       if any(c > 1 for line, c in Counter(lines).items() if line.strip())]
+        in_one_file = [
+            n
+            for n, lines in landing.files[source].items()
+            if any(c > 1 for line, c in Counter(lines).items() if line.strip())
+        ]
         seen_in = defaultdict(set)
         for name, lines in landing.files[source].items():
             for line in lines:
@@ -282,11 +294,13 @@ def test_broken_lines_are_the_ones_quarantined(landing):
                 not_objects += 1
         assert not_objects == quarantined[source][MALFORMED_JSON], source
     steps = landing.records("step_trainer")
-    assert sum((number(r.get("distanceFromObject")) or 0) < 0 for r in steps) == quarantined["step_trainer"][
-        "negative_distance"]
+    assert (
+        sum((number(r.get("distanceFromObject")) or 0) < 0 for r in steps)
+        == quarantined["step_trainer"]["negative_distance"]
+    )
     early = sum(0 < (number(r.get("timestamp")) or 0) < READINGS_FROM_MS for r in landing.records("accelerometer"))
     assert early == quarantined["accelerometer"]["timestamp_out_of_range"]
-    now = datetime.now(timezone.utc).timestamp() * 1000
+    now = datetime.now(UTC).timestamp() * 1000
     assert all((number(r.get("lastUpdateDate")) or 0) < now for r in landing.records("customer"))
 
 
@@ -316,7 +330,10 @@ def test_command_writes_the_landing_and_says_where(tmp_path, capsys):
     expected = json.loads((tmp_path / "landing" / "expected.json").read_text())
     assert expected["seed"] == 3 and out.count("\n") == 1
     assert f"{expected['policies']['ever']['sources']['accelerometer']['landing']:,} accelerometer" in out
-    assert f"{sum(f['landing'] for f in expected['files'].values())} files" in out and str(tmp_path / "landing" / "expected.json") in out
+    assert (
+        f"{sum(f['landing'] for f in expected['files'].values())} files" in out
+        and str(tmp_path / "landing" / "expected.json") in out
+    )
     assert run_command(args) == 2  # not into a landing that already holds files
     assert "not empty" in capsys.readouterr().err
 

@@ -21,8 +21,11 @@ def write_zone(lake_root: str, zone: str, run_id: str, tables: dict[str, str]) -
 
 
 def read_zone(lake_root: Path, zone: str) -> dict[str, str]:
-    return {table.name: (table / "part-0.txt").read_text() for table in sorted((lake_root / zone).iterdir())
-            if table.is_dir()}
+    return {
+        table.name: (table / "part-0.txt").read_text()
+        for table in sorted((lake_root / zone).iterdir())
+        if table.is_dir()
+    }
 
 
 def test_a_zone_is_invisible_until_published_then_current_as_a_whole(tmp_path):
@@ -89,10 +92,12 @@ def test_no_zone_on_s3_is_a_clear_error(aws):
 
 
 def test_a_second_run_on_a_locked_lake_fails_at_once_naming_the_first(tmp_path):
-    with lake.lock(str(tmp_path), "run-1"):
-        with pytest.raises(lake.LakeBusyError, match=r"is being written by run run-1 \(pid \d+"):
-            with lake.lock(str(tmp_path), "run-2"):
-                pass
+    with (
+        lake.lock(str(tmp_path), "run-1"),
+        pytest.raises(lake.LakeBusyError, match=r"is being written by run run-1 \(pid \d+"),
+        lake.lock(str(tmp_path), "run-2"),
+    ):
+        pass
     with lake.lock(str(tmp_path), "run-3"):  # released when the first run ends
         pass
 

@@ -123,9 +123,13 @@ def test_gzip_files_spark_reads_whole_are_read(tmp_path, name, data):
 
 
 GZIP_CASES = {
-    "whole.json.gz": GZ, "two-members.json.gz": GZ + gzip.compress(b'{"x": 3}\n'), "empty.json.gz": b"",
-    "truncated.json.gz": GZ[:-6], "bad-checksum.json.gz": GZ[:-8] + b"\0\0\0\0" + GZ[-4:],
-    "trailing-bytes.json.gz": GZ + b"trailing", "zero-padded.json.gz": GZ + b"\0" * 16,
+    "whole.json.gz": GZ,
+    "two-members.json.gz": GZ + gzip.compress(b'{"x": 3}\n'),
+    "empty.json.gz": b"",
+    "truncated.json.gz": GZ[:-6],
+    "bad-checksum.json.gz": GZ[:-8] + b"\0\0\0\0" + GZ[-4:],
+    "trailing-bytes.json.gz": GZ + b"trailing",
+    "zero-padded.json.gz": GZ + b"\0" * 16,
     "not-gzip.json.gz": LINES,
 }
 
@@ -170,10 +174,19 @@ def test_a_file_the_system_refuses_to_read_is_quarantined(tmp_path, tmp_path_fac
         print([os.path.basename(p) for p in found.paths])
         print([(os.path.basename(q.path), q.rule, q.detail) for q in found.quarantined])
     """)
-    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).parents[2], env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["['good.json']", f"[('secret.json', '{UNREADABLE_FILE}', 'Permission denied')]"]
+    assert result.stdout.splitlines() == [
+        "['good.json']",
+        f"[('secret.json', '{UNREADABLE_FILE}', 'Permission denied')]",
+    ]
 
 
 def test_reader_paths_escape_what_hadoop_would_expand_as_a_glob():

@@ -30,7 +30,8 @@ def test_only_the_newest_flow_runs_and_their_artifacts_are_kept(tmp_path, monkey
             async def left() -> tuple[list[int], int]:
                 async with get_client() as client:
                     runs = await client.read_flow_runs(
-                        flow_filter=FlowFilter(name=FlowFilterName(any_=["stedi-keep-runs-test"])))
+                        flow_filter=FlowFilter(name=FlowFilterName(any_=["stedi-keep-runs-test"]))
+                    )
                     artifacts = await client.read_artifacts()
                     return sorted(run.parameters["number"] for run in runs), len(artifacts)
 

@@ -15,8 +15,12 @@ REPORT = {"job": "bronze", "tables": {"customer_landing": {"rows": 956}}}
 
 
 def job_args(aws, run_id="flow-run-1") -> JobArgs:
-    return JobArgs(landing=f"s3://{aws.bucket}/prod/landing", lake=f"s3://{aws.bucket}/prod/lake", run_id=run_id,
-                   ingested_at="2026-11-22T00:00:00+00:00")
+    return JobArgs(
+        landing=f"s3://{aws.bucket}/prod/landing",
+        lake=f"s3://{aws.bucket}/prod/lake",
+        run_id=run_id,
+        ingested_at="2026-11-22T00:00:00+00:00",
+    )
 
 
 def runner(aws, **options) -> GlueRunner:
@@ -34,7 +38,9 @@ def test_a_job_run_to_completion_returns_the_report_the_job_wrote(glue_deployed)
 
 def test_a_failed_job_run_fails_with_glue_s_error_message(glue_deployed):
     glue_deployed.stand_in.fails("stedi-silver", "ContractViolation: customer_trusted: customer_email unique (2 rows)")
-    with pytest.raises(GlueJobError, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: customer_trusted"):
+    with pytest.raises(
+        GlueJobError, match=r"stedi-silver run jr_\w+ ended FAILED: ContractViolation: customer_trusted"
+    ):
         runner(glue_deployed).run("silver", job_args(glue_deployed))
 
 
@@ -94,11 +100,20 @@ def test_runner_for_names_the_runners():
         # the network or AWS itself: the retry attaches to the run it lost sight of
         (EndpointConnectionError(endpoint_url="https://glue.us-east-1.amazonaws.com"), True),
         (ClientError({"Error": {"Code": "ThrottlingException"}}, "GetJobRun"), True),
-        (ClientError({"Error": {"Code": "InternalServiceException"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
-                     "StartJobRun"), True),
+        (
+            ClientError(
+                {"Error": {"Code": "InternalServiceException"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                "StartJobRun",
+            ),
+            True,
+        ),
         # refusals and failed jobs: the same call would fail the same way
-        (ClientError({"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-                     "StartJobRun"), False),
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartJobRun"
+            ),
+            False,
+        ),
         (NoCredentialsError(), False),
         (GlueJobError("Glue job stedi-silver run jr_1 ended FAILED: ContractViolation"), False),
     ],

@@ -66,8 +66,13 @@ def test_a_password_is_taken_out_of_a_url(url, stripped, password):
     assert secrets.without_password(url) == (stripped, password)
 
 
-@pytest.mark.parametrize(("url", "variable"), [("postgresql://loader:p%40ss@db:5432/x", "PGPASSWORD"),
-                                               ("redshift://loader:p%40ss@cluster:5439/db", "REDSHIFT_PASSWORD")])
+@pytest.mark.parametrize(
+    ("url", "variable"),
+    [
+        ("postgresql://loader:p%40ss@db:5432/x", "PGPASSWORD"),
+        ("redshift://loader:p%40ss@cluster:5439/db", "REDSHIFT_PASSWORD"),
+    ],
+)
 def test_a_password_written_in_a_url_moves_to_the_environment_the_load_reads(monkeypatch, url, variable):
     monkeypatch.delenv(variable, raising=False)
     stripped = secrets.move_password_to_environment(url)
@@ -104,8 +109,20 @@ def test_the_secret_comes_from_the_environment_or_the_flow(monkeypatch, source):
 
 
 def glue_argv(secret_id: str) -> list[str]:
-    return ["--JOB_NAME", "stedi-gold", "--landing", "s3://b/landing", "--lake", "s3://b/lake", "--run-id", "r",
-            "--ingested-at", "2026-11-22T00:00:00+00:00", "--pseudonym-secret-id", secret_id]
+    return [
+        "--JOB_NAME",
+        "stedi-gold",
+        "--landing",
+        "s3://b/landing",
+        "--lake",
+        "s3://b/lake",
+        "--run-id",
+        "r",
+        "--ingested-at",
+        "2026-11-22T00:00:00+00:00",
+        "--pseudonym-secret-id",
+        secret_id,
+    ]
 
 
 def test_a_glue_job_run_reads_the_secret_named_by_its_job_from_secrets_manager(aws, spark):

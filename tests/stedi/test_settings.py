@@ -50,6 +50,8 @@ def test_a_warehouse_url_that_cannot_work_is_refused_before_any_work(monkeypatch
 
 
 def test_only_known_sources_may_be_allowed_empty():
-    assert Settings.resolve(runner="local", allow_empty=["step_trainer", "step_trainer"]).allow_empty == ("step_trainer",)
+    assert Settings.resolve(runner="local", allow_empty=["step_trainer", "step_trainer"]).allow_empty == (
+        "step_trainer",
+    )
     with pytest.raises(SettingsError, match="unknown source 'steps' to allow empty"):
         Settings.resolve(runner="local", allow_empty=["steps"])

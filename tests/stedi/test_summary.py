@@ -7,10 +7,18 @@ from stedi.summary import AccountingError, check_accounting, render, unaccounted
 
 def summary(accepted: int) -> dict:
     return {
-        "status": "succeeded", "run_id": "r", "consent_policy": "ever",
+        "status": "succeeded",
+        "run_id": "r",
+        "consent_policy": "ever",
         "tables": {"customer_landing": {"rows": 10}},
-        "sources": {"customer": {"landing": 10, "accepted": accepted, "filtered": {"no_research_consent": 3},
-                                 "quarantined": {"malformed_json": 1}}},
+        "sources": {
+            "customer": {
+                "landing": 10,
+                "accepted": accepted,
+                "filtered": {"no_research_consent": 3},
+                "quarantined": {"malformed_json": 1},
+            }
+        },
     }
 
 

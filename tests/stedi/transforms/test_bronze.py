@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import Row
@@ -16,7 +16,7 @@ from stedi.transforms.bronze import (
 )
 
 RUN_ID = "run-1"
-INGESTED_AT = datetime(2026, 11, 22, tzinfo=timezone.utc)
+INGESTED_AT = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def lines(spark, *values: str):
@@ -28,7 +28,9 @@ def parse(spark, source, *values: str):
 
 
 def test_valid_step_trainer_record_is_typed_with_lineage(spark):
-    parsed = parse(spark, STEP_TRAINER, '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}')
+    parsed = parse(
+        spark, STEP_TRAINER, '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}'
+    )
     bronze = parsed.transform(bronze_records(STEP_TRAINER))
     expected = spark.createDataFrame(
         [Row(1655564172120, "s-1", 246, None, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
@@ -151,11 +153,20 @@ def test_a_record_delivered_twice_is_kept_once_from_the_first_file(spark, second
 
 def test_step_trainer_readings_with_one_key_and_two_distances_conflict(spark):
     line = '{{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":{}}}'
-    kept = distinct_records(spark, STEP_TRAINER, ("a.json", line.format(240)), ("b.json", line.format(241)),
-                            ("c.json", line.format(240)), ("a.json", line.replace("172120", "172121").format(1)))
+    kept = distinct_records(
+        spark,
+        STEP_TRAINER,
+        ("a.json", line.format(240)),
+        ("b.json", line.format(241)),
+        ("c.json", line.format(240)),
+        ("a.json", line.replace("172120", "172121").format(1)),
+    )
     rows = sorted((r.sensorReadingTime, r.distanceFromObject, r._copies, r._rule) for r in kept.collect())
-    assert rows == [(1655564172120, 240, 2, "conflicting_reading"), (1655564172120, 241, 1, "conflicting_reading"),
-                    (1655564172121, 1, 1, None)]
+    assert rows == [
+        (1655564172120, 240, 2, "conflicting_reading"),
+        (1655564172120, 241, 1, "conflicting_reading"),
+        (1655564172121, 1, 1, None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -175,13 +186,24 @@ def test_every_field_of_every_source_is_quarantined_when_it_is_no_value(spark, l
 @pytest.mark.parametrize(
     ("line", "rule"),
     [
-        ('{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":1e20}', "uncoercible_distanceFromObject"),
-        ('{"sensorReadingTime":"Infinity","serialNumber":"s-1","distanceFromObject":1}', "uncoercible_sensorReadingTime"),
-        ('{"sensorReadingTime":1655564172120000,"serialNumber":"s-1","distanceFromObject":1}', "sensorReadingTime_out_of_range"),
+        (
+            '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":1e20}',
+            "uncoercible_distanceFromObject",
+        ),
+        (
+            '{"sensorReadingTime":"Infinity","serialNumber":"s-1","distanceFromObject":1}',
+            "uncoercible_sensorReadingTime",
+        ),
+        (
+            '{"sensorReadingTime":1655564172120000,"serialNumber":"s-1","distanceFromObject":1}',
+            "sensorReadingTime_out_of_range",
+        ),
     ],
 )
 def test_step_trainer_values_that_are_no_values_are_quarantined(spark, line, rule):
-    assert [r.rule for r in parse(spark, STEP_TRAINER, line).transform(quarantine_records(STEP_TRAINER)).collect()] == [rule]
+    assert [r.rule for r in parse(spark, STEP_TRAINER, line).transform(quarantine_records(STEP_TRAINER)).collect()] == [
+        rule
+    ]
 
 
 VALID = {
@@ -191,23 +213,33 @@ VALID = {
 }
 # Per kind of field: values that cannot become a valid typed value, and the rule each breaks (for `f`).
 NO_VALUES = {
-    "epoch_ms": [(1655564376361000000, "{f}_out_of_range"),  # nanoseconds where milliseconds belong
-                 (1655564376, "{f}_out_of_range"),  # seconds: January 1970
-                 (1e20, "{f}_out_of_range"), (-1e20, "{f}_out_of_range"),
-                 ("NaN", "uncoercible_{f}"), ("Infinity", "uncoercible_{f}"), ("soon", "uncoercible_{f}")],
+    "epoch_ms": [
+        (1655564376361000000, "{f}_out_of_range"),  # nanoseconds where milliseconds belong
+        (1655564376, "{f}_out_of_range"),  # seconds: January 1970
+        (1e20, "{f}_out_of_range"),
+        (-1e20, "{f}_out_of_range"),
+        ("NaN", "uncoercible_{f}"),
+        ("Infinity", "uncoercible_{f}"),
+        ("soon", "uncoercible_{f}"),
+    ],
     "double": [("NaN", "uncoercible_{f}"), ("-Infinity", "uncoercible_{f}"), ("1e400", "uncoercible_{f}")],
     "long": [(1e20, "uncoercible_{f}"), ("NaN", "uncoercible_{f}"), (2.5e19, "uncoercible_{f}")],
     "date": [("1990-13-45", "uncoercible_{f}"), ("NaN", "uncoercible_{f}")],
     # text whose bytes are not UTF-8 (a Latin-1 export: J\xfcrgen)
-    "string": [(b"J\xfcrgen", "not_utf8"),
-               (b"x\xf0\x9f\x98A", "not_utf8")],  # a 4-byte character cut short: one U+FFFD, 3 bytes
+    "string": [
+        (b"J\xfcrgen", "not_utf8"),
+        (b"x\xf0\x9f\x98A", "not_utf8"),
+    ],  # a 4-byte character cut short: one U+FFFD, 3 bytes
 }
 
 
 def no_value_cases(source) -> dict[str, tuple[bytes, str]]:
     """Case name -> (a landing line of `source` with one field holding no value, the rule it breaks)."""
-    return {f"{field.name}={value!r}": (as_line(VALID[source.name], field.name, value), rule.format(f=field.name))
-            for field in source.fields for value, rule in NO_VALUES[field.kind]}
+    return {
+        f"{field.name}={value!r}": (as_line(VALID[source.name], field.name, value), rule.format(f=field.name))
+        for field in source.fields
+        for value, rule in NO_VALUES[field.kind]
+    }
 
 
 def as_line(record: dict, field: str, value) -> bytes:
@@ -230,5 +262,7 @@ def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_
         (tmp_path / f"case-{number}.json").write_bytes(line + b"\n")
     paths = [str(tmp_path / file) for file in files]
     parsed = lake.read_landing(spark, paths).transform(parse_landing(source, RUN_ID, INGESTED_AT))
-    rules = {files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()}
+    rules = {
+        files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()
+    }
     assert rules == {name: rule for name, (_, rule) in cases.items()}

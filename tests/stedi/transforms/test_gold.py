@@ -36,25 +36,31 @@ T0 = datetime(2022, 6, 18, 15, 0, 0)
 )
 def test_keyed_hash_is_hmac_sha256(spark, secret, email):
     df = spark.createDataFrame([(email,)], "email string")
-    assert df.select(keyed_hash(secret)(F.col("email"))).first()[0] == hmac.new(
-        secret, email.encode(), hashlib.sha256).hexdigest()
+    assert (
+        df.select(keyed_hash(secret)(F.col("email"))).first()[0]
+        == hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()
+    )
 
 
 @pytest.fixture(scope="module")
 def gold_tables(spark):
     customer = spark.createDataFrame(
-        [("a@x.com", "Ann", "8015551212", date(1990, 5, 1), "s-1", T0, T0, T0, None, T0),
-         ("b@x.com", "Bo", "8015551212", date(967, 1, 1), "s-2", T0, T0, None, T0, None)],
+        [
+            ("a@x.com", "Ann", "8015551212", date(1990, 5, 1), "s-1", T0, T0, T0, None, T0),
+            ("b@x.com", "Bo", "8015551212", date(967, 1, 1), "s-2", T0, T0, None, T0, None),
+        ],
         "customer_email string, customer_name string, phone_number string, birth_date date, serial_number string, "
         "registered_at timestamp, last_updated_at timestamp, research_consent_at timestamp, "
         "public_consent_at timestamp, friends_consent_at timestamp",
     ).select(*CUSTOMER_COLUMNS)
     accel = spark.createDataFrame(
         [("a@x.com", T0, 1.0, 0.0, 0.0), ("a@x.com", T0, 0.0, 1.0, 0.0)],
-        "customer_email string, reading_at timestamp, x double, y double, z double").select(*ACCELEROMETER_COLUMNS)
-    steps = spark.createDataFrame([("s-1", "a@x.com", T0, 230)],
-                                  "serial_number string, customer_email string, reading_at timestamp, distance_cm long"
-                                  ).select(*STEP_TRAINER_COLUMNS)
+        "customer_email string, reading_at timestamp, x double, y double, z double",
+    ).select(*ACCELEROMETER_COLUMNS)
+    steps = spark.createDataFrame(
+        [("s-1", "a@x.com", T0, 230)],
+        "serial_number string, customer_email string, reading_at timestamp, distance_cm long",
+    ).select(*STEP_TRAINER_COLUMNS)
     silver = {"customer_current": customer, "accelerometer_trusted": accel, "step_trainer_trusted": steps}
     args = JobArgs(landing="-", lake="-", run_id="r", ingested_at="2026-11-22T00:00:00+00:00")
     return build_tables(silver, b"test-secret", args, is_development_key=False)

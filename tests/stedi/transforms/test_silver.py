@@ -19,8 +19,8 @@ from stedi.transforms.silver import (
     classify_accelerometer,
     classify_customers,
     classify_step_trainer,
-    current_customers,
     curate_customers,
+    current_customers,
     device_ownership,
     pair_readings,
 )
@@ -111,8 +111,13 @@ def test_as_of_policy_drops_readings_before_consent(spark):
 
 
 def test_customer_curated_needs_a_trusted_reading(spark):
-    trusted = accepted(classify_customers(customers(spark, ("a@x.com", "s-1", T0, T0, T0), ("c@x.com", "s-3", T0, T0, T0))))
-    readings = spark.createDataFrame([("a@x.com", at(T0), 1.0, 0.0, 0.0)], "customer_email string, reading_at timestamp, x double, y double, z double")
+    trusted = accepted(
+        classify_customers(customers(spark, ("a@x.com", "s-1", T0, T0, T0), ("c@x.com", "s-3", T0, T0, T0)))
+    )
+    readings = spark.createDataFrame(
+        [("a@x.com", at(T0), 1.0, 0.0, 0.0)],
+        "customer_email string, reading_at timestamp, x double, y double, z double",
+    )
     assert [r.customer_email for r in trusted.transform(curate_customers(readings)).collect()] == ["a@x.com"]
 
 

@@ -38,42 +38,52 @@ def write_gold(
     reading_at = pa.array(_START_US + np.arange(readings) * 1_000, pa.timestamp("us"))
     registered = pa.array(np.full(customers, _CONSENTED_US - 86_400_000_000), pa.timestamp("us"))
     tables = {
-        "customers": pa.table({
-            "customer_key": keys,
-            "customer_email": [f"customer-{i}@example.com" for i in range(customers)],
-            "customer_name": [f"Customer {i}" for i in range(customers)],
-            "phone_number": [f"555-{i:07d}" for i in range(customers)],
-            "birth_date": pa.array(np.full(customers, 7_000, dtype="int32"), pa.date32()),
-            "is_birth_date_implausible": pa.array(np.zeros(customers, dtype=bool)),
-            "registered_at": registered,
-            "last_updated_at": registered,
-        }),
-        "customer_consents": pa.table({
-            "customer_key": keys,
-            "consent_type": ["research"] * customers,
-            "consented_at": pa.array(np.full(customers, _CONSENTED_US), pa.timestamp("us")),
-        }),
+        "customers": pa.table(
+            {
+                "customer_key": keys,
+                "customer_email": [f"customer-{i}@example.com" for i in range(customers)],
+                "customer_name": [f"Customer {i}" for i in range(customers)],
+                "phone_number": [f"555-{i:07d}" for i in range(customers)],
+                "birth_date": pa.array(np.full(customers, 7_000, dtype="int32"), pa.date32()),
+                "is_birth_date_implausible": pa.array(np.zeros(customers, dtype=bool)),
+                "registered_at": registered,
+                "last_updated_at": registered,
+            }
+        ),
+        "customer_consents": pa.table(
+            {
+                "customer_key": keys,
+                "consent_type": ["research"] * customers,
+                "consented_at": pa.array(np.full(customers, _CONSENTED_US), pa.timestamp("us")),
+            }
+        ),
         "devices": pa.table({"serial_number": serials, "first_registered_at": registered}),
-        "device_ownerships": pa.table({
-            "serial_number": serials,
-            "customer_key": keys,
-            "owned_from": pa.nulls(customers, pa.timestamp("us")),
-            "owned_until": pa.nulls(customers, pa.timestamp("us")),
-        }),
-        "accelerometer_readings": pa.table({
-            "customer_key": pa.array(keys).take(pa.array(owner)),
-            "reading_at": reading_at,
-            "reading_seq": pa.array(np.zeros(readings, dtype="int32")),
-            "x": rng.standard_normal(readings),
-            "y": rng.standard_normal(readings),
-            "z": rng.standard_normal(readings),
-        }),
-        "step_trainer_readings": pa.table({
-            "serial_number": pa.array(serials).take(pa.array(owner)),
-            "reading_at": reading_at,
-            "customer_key": pa.array(keys).take(pa.array(owner)),
-            "distance_cm": pa.array(rng.integers(0, 300, readings, dtype="int32")),
-        }),
+        "device_ownerships": pa.table(
+            {
+                "serial_number": serials,
+                "customer_key": keys,
+                "owned_from": pa.nulls(customers, pa.timestamp("us")),
+                "owned_until": pa.nulls(customers, pa.timestamp("us")),
+            }
+        ),
+        "accelerometer_readings": pa.table(
+            {
+                "customer_key": pa.array(keys).take(pa.array(owner)),
+                "reading_at": reading_at,
+                "reading_seq": pa.array(np.zeros(readings, dtype="int32")),
+                "x": rng.standard_normal(readings),
+                "y": rng.standard_normal(readings),
+                "z": rng.standard_normal(readings),
+            }
+        ),
+        "step_trainer_readings": pa.table(
+            {
+                "serial_number": pa.array(serials).take(pa.array(owner)),
+                "reading_at": reading_at,
+                "customer_key": pa.array(keys).take(pa.array(owner)),
+                "distance_cm": pa.array(rng.integers(0, 300, readings, dtype="int32")),
+            }
+        ),
         "lake_snapshot": pa.table({"consent_policy": [consent_policy], "uses_development_key": [True]}),
     }
     catalog = load_catalog()

@@ -83,8 +83,21 @@ def test_loads_that_update_then_delete_rows_keep_the_file_usable(tmp_path):
     path = tmp_path / "stedi_warehouse.duckdb"
     repo = Path(__file__).resolve().parents[3]
     for number, (readings, policy) in enumerate([(500, "ever"), (500, "ever"), (390, "as-of")], start=1):
-        load = subprocess.run([sys.executable, "-c", LOAD_IN_A_PROCESS, str(path), str(tmp_path / f"lake-{number}"),
-                               str(readings), policy], cwd=repo, capture_output=True, text=True, timeout=300)
+        load = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                LOAD_IN_A_PROCESS,
+                str(path),
+                str(tmp_path / f"lake-{number}"),
+                str(readings),
+                policy,
+            ],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert load.returncode == 0, f"load {number} exited {load.returncode}:\n{load.stdout}\n{load.stderr[-3000:]}"
     with duckdb.connect(str(path), read_only=True) as db:
         assert db.execute("select count(*) from stedi.accelerometer_readings").fetchall() == [(390,)]

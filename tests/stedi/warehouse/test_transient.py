@@ -28,14 +28,32 @@ def duckdb_error(sql: str) -> Exception:
         (psycopg.errors.UndefinedTable("relation does not exist"), False),
         (psycopg.errors.InvalidPassword("password authentication failed"), False),
         # what psycopg raises when connecting: no SQLSTATE, only the server's words
-        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
-                                  'password authentication failed for user "loader"'), False),
-        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
-                                  'database "x" does not exist'), False),
-        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: FATAL:  '
-                                  'the database system is starting up'), True),
-        (psycopg.OperationalError('connection failed: connection to server at "db", port 5432 failed: '
-                                  'Connection refused'), True),
+        (
+            psycopg.OperationalError(
+                'connection failed: connection to server at "db", port 5432 failed: FATAL:  '
+                'password authentication failed for user "loader"'
+            ),
+            False,
+        ),
+        (
+            psycopg.OperationalError(
+                'connection failed: connection to server at "db", port 5432 failed: FATAL:  database "x" does not exist'
+            ),
+            False,
+        ),
+        (
+            psycopg.OperationalError(
+                'connection failed: connection to server at "db", port 5432 failed: FATAL:  '
+                "the database system is starting up"
+            ),
+            True,
+        ),
+        (
+            psycopg.OperationalError(
+                'connection failed: connection to server at "db", port 5432 failed: Connection refused'
+            ),
+            True,
+        ),
         (psycopg.OperationalError("connection failed: server closed the connection unexpectedly"), True),
         (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), True),
         (psycopg.errors.DeadlockDetected("deadlock detected"), True),
