@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import os
 import platform
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -232,16 +230,12 @@ def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
 
 def console() -> NoReturn:
-    """The `stedi` command: `main`, then Python's own exit less its last step.
+    """The `stedi` command: `main`, then Python's own exit.
 
-    SIGINT and SIGTERM interrupt `main` (stedi.lifecycle): the run unwinds, and the command ends as
-    below, with one line saying so and the shell's code for the signal (130, 143). The run's JVM is let
-    go first, so that it shuts down beside the rest (an interrupted run does not wait for one still
-    starting: it ends by itself once this process has). Then, as at any exit, threads are joined (Prefect's
-    workers drain their logs and events to the API; the JVM has ended) and the exit handlers run (the
-    temporary API stops). What is left out is the teardown of the ~300 modules a run imports: most of a
-    second at the end of every run, and nothing this command relies on. Children this command starts
-    end by themselves should it end otherwise (SIGKILL).
+    SIGINT and SIGTERM interrupt `main` (stedi.lifecycle): the run unwinds, and the command ends with one
+    line saying so and the shell's code for the signal (130, 143). The processes it started end before it
+    does: the Spark JVM is stopped (stedi.spark), the temporary Prefect API by its exit handler. Should the
+    command itself be killed, they read end-of-file on a pipe only it held, and end too.
     """
     from stedi import lifecycle
 
@@ -257,14 +251,13 @@ def console() -> NoReturn:
         print(f"{name}: {lifecycle.interruption(signum)}", file=sys.stderr)
         code = lifecycle.exit_code(signum)
     spark = sys.modules.get("stedi.spark")  # imported by the commands that run Spark
-    if spark is not None:
+    if spark is not None:  # its JVM ends beside Prefect's last writes; Python waits for it at exit
         spark.end_session_in_background(wait_for_start=signum is None)
-    threading._shutdown()  # what the interpreter calls first on exit
-    atexit._run_exitfuncs()
-    with contextlib.suppress(OSError):  # a reader that went away (`stedi run | head`)
+    try:
         sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    except BrokenPipeError:  # a reader that went away (`stedi run | head`): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,7 +384,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     # Three start-ups overlap: the JVM, Prefect's API and the flow's imports.
     start_session_in_background(jvm_log=JvmLog(log.spark, log.spark_console_level))
-    api = start_temporary_api()
+    api = start_temporary_api(log.prefect_api)
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed, render
 

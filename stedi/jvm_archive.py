@@ -2,45 +2,80 @@
 
 Runs the three Spark jobs once on the bundled sample in a JVM that records every class it loads and
 writes them to the archive when it exits (-XX:ArchiveClassesAtExit); later sessions map that archive
-(stedi/spark.py). `make` builds it once after installing; it belongs to this environment's Java and
-pyspark, and is rebuilt with them.
+(stedi/spark.py). The jobs run as a `spark-submit` application, so that the JVM is the process this
+command starts and waits for: the archive is complete once it has exited. `make` builds it once after
+installing; it belongs to this environment's Java and pyspark, and is rebuilt with them.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, QUIET_CDS, build_session, end_jvm
+from stedi.secrets import SECRET_ENV
+from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, QUIET_CDS, configure
 
-_EXIT_TIMEOUT_S = 300
+_TIMEOUT_S = 600
 
 
 def build(archive: Path = JVM_ARCHIVE) -> Path:
-    from stedi.jobs import bronze, gold, silver
-    from stedi.jobs.common import JobArgs
-    from stedi.settings import SAMPLE_LANDING
+    """Record the archive at `archive` (replacing any); fails, naming why, if the JVM wrote none."""
+    import pyspark
 
     archive.parent.mkdir(parents=True, exist_ok=True)
     archive.unlink(missing_ok=True)  # an archive is recorded on top of no other
     partial = archive.with_name(f".{archive.name}.partial")
     partial.unlink(missing_ok=True)
-    options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} {QUIET_CDS}"
-    spark = build_session(java_options=options)
-    with tempfile.TemporaryDirectory(prefix="stedi-jvm-archive-") as lake:
-        args = JobArgs(
-            landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive", ingested_at=datetime.now(UTC).isoformat()
-        )
-        for job in (bronze, silver, gold):
-            job.run(spark, args)
-    code = end_jvm(spark, timeout_s=_EXIT_TIMEOUT_S)  # the JVM writes the archive as it exits
-    if not partial.is_file():
-        raise RuntimeError(f"the JVM exited ({code}) without writing {partial}")
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    with tempfile.TemporaryDirectory(prefix="stedi-jvm-archive-") as folder:
+        # The application's own script, in a folder of its own: run from stedi/, this module would be
+        # imported as a script beside stedi/secrets.py, which would hide the standard library's secrets.
+        script = Path(folder) / "record.py"
+        script.write_text("import sys\nfrom stedi.jvm_archive import record\nrecord(sys.argv[1])\n")
+        command = [
+            str(submit),
+            "--master",
+            "local[*]",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--driver-java-options",
+            f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={partial} {QUIET_CDS}",
+            str(script),
+            str(Path(folder) / "lake"),
+        ]
+        # A key of its own for the throwaway lake: recording never makes the user's local key.
+        env = {
+            **os.environ,
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            SECRET_ENV: secrets.token_hex(32),
+        }
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT_S)
+    if finished.returncode != 0 or not partial.is_file():
+        detail = (finished.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the JVM exited ({finished.returncode}) without writing {partial}: {detail}")
     partial.rename(archive)
     return archive
+
+
+def record(lake: str) -> None:
+    """The application `spark-submit` runs: the three jobs on the sample, in the JVM that records."""
+    from pyspark.sql import SparkSession
+
+    from stedi.jobs import bronze, gold, silver
+    from stedi.jobs.common import JobArgs
+    from stedi.settings import SAMPLE_LANDING
+
+    spark = configure(SparkSession.builder.appName("stedi-jvm-archive").getOrCreate())
+    args = JobArgs(landing=SAMPLE_LANDING, lake=lake, run_id="jvm-archive", ingested_at=datetime.now(UTC).isoformat())
+    for job in (bronze, silver, gold):
+        job.run(spark, args)
 
 
 def main() -> int:

@@ -52,9 +52,9 @@ def interruption(signum: int) -> str:
 def raise_on_termination_signals(announce: str) -> None:
     """From now on the first SIGINT or SIGTERM raises `Interrupted` in the main thread.
 
-    A second one, or one after `stop_raising`, ends the process at once with the first one's exit
-    code, after the line `{announce}: interrupted by SIG...` on stderr: a user who presses Ctrl-C twice
-    means it, and the children end by themselves when this process does.
+    A second one, or one after `stop_raising`, ends the process at once by the first one (its default
+    action: the shell shows 130 or 143), after the line `{announce}: interrupted by SIG...` on stderr:
+    a user who presses Ctrl-C twice means it, and the children end by themselves when this process does.
     """
     global _announce
     _announce = announce
@@ -87,10 +87,12 @@ def _on_signal(signum: int, frame: object) -> None:
         for callback in _on_interrupt:
             threading.Thread(target=callback, name="on-interrupt", daemon=True).start()
         raise Interrupted(signum)
-    # Only async-signal-safe calls from here: the main thread may be anywhere, holding any lock.
+    # Only plain system calls from here: the main thread may be anywhere, holding any lock. The first
+    # signal is delivered again, with its default action: the process ends at once, as the signal says.
     if first:
         os.write(sys.stderr.fileno(), f"{_announce}: {interruption(signum)}\n".encode())
-    os._exit(exit_code(_received))
+    signal.signal(_received, signal.SIG_DFL)
+    os.kill(os.getpid(), _received)
 
 
 def end_on_stdin_eof(grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
@@ -103,7 +105,7 @@ def end_on_stdin_eof(grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
         sys.stdin.buffer.read()
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace_s)
-        os._exit(exit_code(signal.SIGTERM))
+        os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
 
     thread = threading.Thread(target=watch, name="end-on-stdin-eof", daemon=True)
     thread.start()

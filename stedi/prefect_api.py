@@ -1,9 +1,10 @@
 """A temporary Prefect API for `stedi run` when no server is configured, started before anything else.
 
-Prefect would start the same server (its API app under uvicorn, UI off) on the first API call, after
-the flow module and Prefect's server package are imported (about 3 s of CPU on the critical path).
-Starting it first, as a plain process, lets it boot while the JVM starts and the flow is imported; the
-flow then talks to it as to any server (`TemporaryAPI.serving()` sets PREFECT_API_URL for the call).
+Prefect would start a temporary server itself on the first API call, after the flow module and
+Prefect's server package are imported (about 3 s of CPU on the critical path), and would leave it
+running if this process were killed. Started first, as `prefect server start` in a process of its own,
+it boots while the JVM starts and the flow is imported, and it ends with this process however that
+ends; the flow talks to it as to any server (`TemporaryAPI.serving()` sets PREFECT_API_URL for the call).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 _STARTUP_TIMEOUT_S = 60
 _STOP_TIMEOUT_S = 15  # the server's own grace (stedi.lifecycle) is 10 s
@@ -25,26 +27,20 @@ _STOP_TIMEOUT_S = 15  # the server's own grace (stedi.lifecycle) is 10 s
 # registration is off, hence both settings. A block saved with `.save()` registers its own type, and
 # `Block.load` of a type never registered finds no block, as it should.
 WITHOUT_BLOCK_REGISTRATION = {
-    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
 }
 
 
 class TemporaryAPI:
-    def __init__(self) -> None:
+    def __init__(self, log: Path | None = None) -> None:
+        """Start the server; what it prints goes to `log` (a file), or nowhere."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        # As Prefect's own temporary server, without block registration, and with analytics off: its
-        # heartbeat races the run's writes to the SQLite database ("database is locked" tracebacks) and
-        # has nowhere to go from a laptop run.
-        env = {
-            **os.environ,
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            **WITHOUT_BLOCK_REGISTRATION,
-        }
+        env = {**os.environ, **WITHOUT_BLOCK_REGISTRATION}
+        # The API alone: no UI (nobody would see it: it ends with the run), no background services (a
+        # run's flow, tasks, logs and artifacts are written by the API itself), no analytics (their
+        # heartbeat races the run's writes to the SQLite database, and a laptop run has none to send).
         # Under stedi.lifecycle, with a pipe from this process on its input: the server ends when this
         # process closes the pipe (`stop`) or exits, however it exits, SIGKILL included. Its own session
         # keeps a Ctrl-C in the terminal from stopping it under the run, which still reports its end to it.
@@ -53,19 +49,27 @@ class TemporaryAPI:
             "-m",
             "stedi.lifecycle",
             "-m",
-            "uvicorn",
-            "--factory",
-            "prefect.server.api.server:create_app",
+            "prefect",
+            "server",
+            "start",
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--no-ui",
+            "--no-services",
+            "--analytics-off",
             "--log-level",
-            "error",
-            "--lifespan",
-            "on",
+            "ERROR",
         ]
-        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, start_new_session=True)
+        output = log.open("ab") if log is not None else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                command, env=env, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            if log is not None:
+                output.close()  # the server holds its own copy
         atexit.register(self.stop)
 
     def wait_until_healthy(self) -> None:
@@ -147,15 +151,16 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen, timeout_s: float
     raise RuntimeError(f"the Prefect API at {api_url} did not answer within {timeout_s} s")
 
 
-def start_temporary_api() -> TemporaryAPI | None:
-    """Start a temporary API, unless a server or Prefect Cloud is configured (environment or profile).
+def start_temporary_api(log: Path | None = None) -> TemporaryAPI | None:
+    """Start a temporary API, unless a server or Prefect Cloud is configured (environment or profile);
+    what it prints goes to `log`.
 
     The profile is read after the start: reading it imports Prefect's settings (over a second), and the
     API's start-up is what the run waits for. A profile that names a server stops the API again.
     """
     if os.environ.get("PREFECT_API_URL"):
         return None
-    api = TemporaryAPI()
+    api = TemporaryAPI(log)
     if _profile_has_api_url():
         api.stop()
         return None

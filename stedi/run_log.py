@@ -39,6 +39,11 @@ class RunLog:
         return self.folder / "spark.log"
 
     @property
+    def prefect_api(self) -> Path:
+        """What the temporary Prefect API prints."""
+        return self.folder / "prefect-api.log"
+
+    @property
     def spark_console_level(self) -> str:
         return "warn" if self.verbosity == "verbose" else "off"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from pyspark.sql import SparkSession
 
 from stedi import lifecycle
@@ -178,48 +178,37 @@ def get_session() -> SparkSession:
 
 
 _ending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-end")  # joined at exit, as any
-_ended: Future[None] | None = None
-_JVM_EXIT_TIMEOUT_S = 60
+_JVM_EXIT_TIMEOUT_S = 30
+_JVM_MAIN_CLASS = "org.apache.spark.deploy.SparkSubmit"  # how pyspark starts the local JVM
 
 
 def end_session_in_background(wait_for_start: bool = True) -> None:
-    """End the run's JVM while the process does its last work (Prefect's last writes to its API).
+    """End the run's session and its JVM while the process does its last work (Prefect's last writes).
 
-    The gateway exits when its input closes, and Spark's shutdown hook stops the context and removes
-    its temporary folders, as at any process exit; only sooner, and beside the rest. For a process
-    about to exit: no Spark call may follow. Without `wait_for_start`, a JVM still starting is left
-    to end by itself at the process's exit, as its input then closes.
+    Python waits for this at exit, as for any executor's thread: the command ends with its JVM ended.
+    Without `wait_for_start`, a JVM still starting is left to end by itself at the process's exit (its
+    input, a pipe from this process, then closes).
     """
-    global _ended
-    if _session is None or _ended is not None or (not wait_for_start and not _session.done()):
+    if _session is None or (not wait_for_start and not _session.done()):
         return
-    _ended = _ending.submit(_end_jvm, _session)
+    _ending.submit(_end_session, _session)
 
 
-def _end_jvm(session: Future[SparkSession]) -> None:
-    if session.exception() is None:  # one that never started has nothing to end
-        end_jvm(session.result())
-
-
-def end_jvm(spark: SparkSession, timeout_s: float = _JVM_EXIT_TIMEOUT_S) -> int | None:
-    """Make the session's JVM exit as at the end of its process; its exit code, None if not ours.
-
-    No Spark call may follow. A JVM still running `timeout_s` after its gateway closed is killed.
-    """
-    gateway = spark.sparkContext._gateway
-    jvm = gateway.proc
-    if jvm is None:  # a gateway this process did not launch (PYSPARK_GATEWAY_PORT) is not ours to end
-        return None
-    # Disconnect py4j first: Python objects collected later then no longer tell the JVM to release
-    # theirs, which would fail, loudly, against a JVM that has gone.
-    gateway.shutdown()
-    jvm.stdin.close()  # the gateway exits on EOF; Spark's shutdown hook stops the context
-    try:
-        return jvm.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+def _end_session(session: Future[SparkSession]) -> None:
+    if session.exception() is not None:  # one that never started has nothing to end
+        return
+    jvms = [child for child in psutil.Process().children() if _JVM_MAIN_CLASS in _command_line(child)]
+    for jvm in jvms:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            jvm.terminate()  # Spark's shutdown hook runs, as at the end of its input
+    _, alive = psutil.wait_procs(jvms, timeout=_JVM_EXIT_TIMEOUT_S)
+    for jvm in alive:
+        print(f"warning: the Spark JVM did not exit within {_JVM_EXIT_TIMEOUT_S} s; it was killed", file=sys.stderr)
         jvm.kill()
-        print(
-            f"warning: the Spark JVM did not exit within {timeout_s:g} s of its gateway closing; it was killed",
-            file=sys.stderr,
-        )
-        return jvm.wait()
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return ""

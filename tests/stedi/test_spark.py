@@ -1,5 +1,8 @@
 """The local session's JVM options: the class-data-sharing archive when the environment has one."""
 
+import os
+from pathlib import Path
+
 from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, java_options_for_local_runs
 
 
@@ -15,9 +18,22 @@ def test_with_an_archive_the_jvm_maps_it_and_keeps_quiet_about_it(tmp_path):
     assert f"-XX:SharedArchiveFile={archive}" in options and "-Xlog:cds=off" in options
 
 
+def jvm_arguments(parent: int) -> list[str]:
+    """The command line of the Spark JVM this process started (read from /proc, as `ps` does)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            status = (proc / "status").read_text()
+            arguments = (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if ppid == parent and "org.apache.spark.deploy.SparkSubmit" in arguments:
+            return arguments
+    raise AssertionError("no Spark JVM among this process's children")
+
+
 def test_the_test_session_s_jvm_runs_with_the_environment_s_options(spark):
-    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
-    arguments = list(management.getRuntimeMXBean().getInputArguments())
+    arguments = jvm_arguments(os.getpid())
     assert "-XX:TieredStopAtLevel=1" in arguments
     # `make test` builds the archive first; a bare `pytest` in a fresh environment runs without it
     assert (f"-XX:SharedArchiveFile={JVM_ARCHIVE}" in arguments) == JVM_ARCHIVE.is_file()
