@@ -11,13 +11,19 @@ ARCHIVE_STAMP := $(VENV)/.jvm-archive
 VENV35 := .venv-spark35
 STAMP35 := $(VENV35)/.installed
 
-.PHONY: run test test-spark35 bench clean check-prereqs
+.PHONY: run test lint test-spark35 bench clean check-prereqs
 
 run: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/stedi run $(ARGS)
 
 test: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# ruff's lint and format check, and the layers contract in pyproject.toml ([tool.importlinter]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The Spark tests once more on pyspark 3.5, the AWS Glue 5.0 runtime, so nothing Spark-4-only slips in.
 test-spark35: $(STAMP35)

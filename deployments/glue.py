@@ -15,13 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployments.catalog import register_catalog
-from deployments.changes import Change
+from stedi.glue_catalog import Change, register_catalog
 from stedi.runners import DEFAULT_JOB_PREFIX, glue_job_name
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ("bronze", "silver", "gold")  # one Glue job per zone transition, run in this order by the flow
-PACKAGED = ("stedi", "schemas")  # what the jobs import; the flow, tasks and warehouse code stay behind
+# What the jobs import, and nothing else: the lower layers of pyproject.toml's layers contract (jobs, lake
+# I/O, transforms, domain). The CLI, the flow, its tasks, the warehouse load and Prefect stay behind.
+PACKAGED = (
+    "stedi/__init__.py",
+    "stedi/jobs",
+    "stedi/lake.py",
+    "stedi/landing.py",
+    "stedi/spark.py",
+    "stedi/aws.py",
+    "stedi/secrets.py",
+    "stedi/transforms",
+    "schemas",
+    "stedi/rules.py",
+    "stedi/sources.py",
+    "stedi/pii.py",
+    "stedi/text.py",
+)
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: `make test-spark35` runs the job tests on the same Spark
 # Glue 5.0 brings pyspark, pandas and boto3; these are what the jobs import beyond them, within the pins
 # of pyproject.toml (tests/deployments/test_glue_deploy.py holds the two together). Not pandera[pyspark]:
@@ -82,8 +97,12 @@ def package() -> bytes:
 
 
 def _package_files() -> Iterator[Path]:
-    for package_name in PACKAGED:
-        yield from sorted(p for p in (ROOT / package_name).rglob("*.py") if "__pycache__" not in p.parts)
+    for name in PACKAGED:
+        path = ROOT / name
+        if path.is_file():
+            yield path
+        else:
+            yield from sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def entry_script(job: str) -> bytes:

@@ -69,8 +69,8 @@ def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:
     if runner == "glue":
         # Athena reads the lake through the Glue Data Catalog: after every job, every zone's tables point
         # at its current version (also catching up on a zone a failed run published but never repointed).
-        from deployments.catalog import follow_zones
         from stedi import aws, lake
+        from stedi.glue_catalog import follow_zones
 
         database = os.environ.get("STEDI_GLUE_DATABASE", "stedi")  # `stedi deploy glue --database`'s default
         for change in follow_zones(aws.client("glue"), database, args.landing, args.lake, lake.ZONES):

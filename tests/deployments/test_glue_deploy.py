@@ -13,9 +13,9 @@ import sqlglot
 from packaging.requirements import Requirement
 from sqlglot import exp
 
-from deployments.catalog import JSON_SERDE, catalog_tables
 from deployments.glue import GLUE_PYTHON_MODULES, JOBS, GlueTarget, deploy, package
 from stedi.cli import main
+from stedi.glue_catalog import JSON_SERDE, catalog_tables
 from stedi.warehouse.catalog import load_catalog
 from tests.aws import ROLE_ARN
 
@@ -224,8 +224,8 @@ def test_the_athena_ddl_of_each_landing_table_matches_what_the_deploy_registers(
 
 
 def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws, target):
-    from deployments.catalog import follow_zones
     from stedi import lake
+    from stedi.glue_catalog import follow_zones
 
     deploy(target, aws.s3, aws.glue)
     version = lake.Zone(target.lake_uri, "silver", "run-1")
@@ -254,7 +254,7 @@ def test_the_catalog_follows_each_zone_a_run_publishes_and_a_deploy_keeps_it(aws
 
 
 def test_a_missing_catalog_database_is_an_error_not_a_silent_skip(aws, target):
-    from deployments.catalog import CatalogMissingError, follow_zones
+    from stedi.glue_catalog import CatalogMissingError, follow_zones
 
     with pytest.raises(CatalogMissingError, match=r"no database 'analytics'.*STEDI_GLUE_DATABASE"):
         follow_zones(aws.glue, "analytics", target.landing_uri, target.lake_uri, ["silver"])
@@ -291,3 +291,38 @@ def test_the_catalog_marks_every_table_and_column_holding_personal_data(aws, tar
     assert {"machine_learning_curated", "gold_accelerometer_readings", "gold_step_trainer_readings"} <= set(
         tables
     ) - marked
+
+
+def test_the_glue_package_holds_the_jobs_and_what_they_import_only(tmp_path):
+    """Its contents, listed; and the three jobs import from it alone: nothing of the CLI, the flow, its
+    tasks, the warehouse load or Prefect."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(package())) as archive:
+        names = sorted(archive.namelist())
+        archive.extractall(tmp_path / "glue")
+    assert names == [
+        "schemas/__init__.py", "schemas/enforce.py", "schemas/silver.py",
+        "stedi/__init__.py", "stedi/aws.py",
+        "stedi/jobs/__init__.py", "stedi/jobs/bronze.py", "stedi/jobs/common.py", "stedi/jobs/gold.py",
+        "stedi/jobs/silver.py",
+        "stedi/lake.py", "stedi/landing.py", "stedi/pii.py", "stedi/rules.py", "stedi/secrets.py",
+        "stedi/sources.py", "stedi/spark.py", "stedi/text.py",
+        "stedi/transforms/__init__.py", "stedi/transforms/bronze.py", "stedi/transforms/gold.py",
+        "stedi/transforms/pseudonyms.py", "stedi/transforms/silver.py",
+    ]  # fmt: skip
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import stedi.jobs.bronze, stedi.jobs.silver, stedi.jobs.gold\n"
+        "ours = [m for m in sys.modules if m.split('.')[0] in ('stedi', 'schemas', 'flows', 'tasks', 'deployments')]\n"
+        "outside = [m for m in ours if not (sys.modules[m].__file__ or '').startswith(sys.argv[1])]\n"
+        "print(outside, sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "glue")], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] []"

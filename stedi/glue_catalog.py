@@ -11,10 +11,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deployments.changes import Change
 from stedi.pii import personal_columns
 
 Format = Literal["json", "parquet"]
+Action = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a deploy (or the flow keeping the catalog current) did to one AWS resource, so that a second
+    deploy can show it changed nothing."""
+
+    action: Action
+    kind: str  # object, job, database, table
+    name: str
+    dry_run: bool = False  # compared only: `action` is what a deploy would do
+
+    def __str__(self) -> str:
+        if self.dry_run:  # every line of a dry run says what would be done, in the same columns
+            action = self.action if self.action == "unchanged" else f"would be {self.action}"
+            return f"{action:16}  {self.kind:8}  {self.name}"
+        return f"{self.action:9}  {self.kind:8}  {self.name}"
+
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
