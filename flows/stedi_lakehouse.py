@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -10,12 +9,12 @@ from uuid import uuid4
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from stedi import run_log, secrets
+from stedi import run_log
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
 from stedi.lake import prune_runs
-from stedi.secrets import SECRET_ENV, WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
-from stedi.settings import Settings, SettingsError
+from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
+from stedi.settings import Settings, SettingsError, taking_run_parameters
 from stedi.summary import RunFailed, build_summary
 from stedi.text import one_line
 from tasks.reports import publish_run_report
@@ -25,46 +24,22 @@ from tasks.warehouse import check_warehouse, load_warehouse
 
 
 @flow(name="stedi-lakehouse", log_prints=True)
-def stedi_lakehouse(
-    landing: str | None = None,
-    lake: str | None = None,
-    warehouse: str | None = None,
-    consent_policy: str | None = None,
-    quarantine_threshold: float | None = None,
-    runner: str | None = None,
-    allow_empty: list[str] | None = None,
-    keep_runs: int | None = None,
-) -> dict[str, Any]:
+@taking_run_parameters
+def stedi_lakehouse(**parameters: Any) -> dict[str, Any]:
     """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary.
 
-    Args:
-        landing: landing root, a folder or s3:// (default: the bundled sample, local runner only)
-        lake: where the zones are written, a folder or s3:// (default: ./lake, local runner only)
-        warehouse: duckdb:///PATH, postgresql://..., redshift://..., or none to stop at the lake
-        consent_policy: ever, or as-of (only readings at or after the customer's research consent)
-        quarantine_threshold: the share of a source's records that may be quarantined before the run fails
-        runner: local (Spark in-process) or glue (AWS Glue job runs deployed by `stedi deploy glue`)
-        allow_empty: sources whose landing may be empty although earlier runs ingested records from it
-        keep_runs: how many runs' reports the lake keeps (default 30), this one's included
-    Unset values come from STEDI_* environment variables, then the runner's defaults.
+    Its parameters are the run settings (stedi/settings.py, Settings), each None by default: then
+    STEDI_<NAME> on the worker, then the runner's default.
     """
     run_log.mask_secrets()  # in a worker's flow runs too, not only under `stedi run`
+    warehouse = parameters.get("warehouse")
     if warehouse and without_password(warehouse)[1] is not None:  # Prefect has stored it with the parameters
         raise SettingsError(
             f"the warehouse URL {masked_url(warehouse)} holds a password, and Prefect stores flow parameters in its "
             "database: give the URL without it, and the password in PGPASSWORD or REDSHIFT_PASSWORD on the "
             f"worker, or in the Prefect Secret block {WAREHOUSE_PASSWORD_BLOCK!r}"
         )
-    settings = Settings.resolve(
-        runner=runner,
-        landing=landing,
-        lake=lake,
-        warehouse=warehouse,
-        consent_policy=consent_policy,
-        quarantine_threshold=quarantine_threshold,
-        allow_empty=allow_empty,
-        keep_runs=keep_runs,
-    )
+    settings = Settings.resolve(**parameters)
     run_id = str(flow_run.get_id() or uuid4())
     args = JobArgs(
         landing=settings.landing,
@@ -74,8 +49,6 @@ def stedi_lakehouse(
         consent_policy=settings.consent_policy,
         allow_empty=",".join(settings.allow_empty),
     )
-    if settings.runner == "local" and not os.environ.get(SECRET_ENV):
-        secrets.provide(secrets.load_from_prefect())
     with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
         try:
             return run_zones(args, settings)

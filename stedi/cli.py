@@ -14,16 +14,8 @@ from typing import Any, NoReturn
 
 from stedi import generate
 from stedi.secrets import move_password_to_environment
-from stedi.settings import (
-    DEFAULT_KEEP_RUNS,
-    DEFAULT_QUARANTINE_THRESHOLD,
-    DEFAULT_WAREHOUSE,
-    SAMPLE_LANDING,
-    Settings,
-    SettingsError,
-)
+from stedi.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, default_of, parameters
 from stedi.text import one_line
-from stedi.transforms.silver import CONSENT_POLICIES
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -92,62 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "warehouse, Spark in-process. A failure ends with one line; its details go to the log "
         "file it names (<lake>/_logs/).",
     )
-    run.add_argument(
-        "--landing",
-        metavar="PATH",
-        default=None,
-        help="landing folder laid out like the S3 bucket: customer/landing/, accelerometer/landing/, "
-        "step_trainer/landing/ holding JSON lines (.json or .json.gz, in nested folders too). "
-        f"Default: the bundled sample ({SAMPLE_LANDING})",
-    )
-    run.add_argument(
-        "--lake",
-        metavar="PATH",
-        default="lake",
-        help="where the zones are written: <lake>/bronze/<source>/, <lake>/silver/<table>/, "
-        "<lake>/quarantine/<source>/ (default: ./lake)",
-    )
-    run.add_argument(
-        "--warehouse",
-        metavar="URL",
-        default=DEFAULT_WAREHOUSE,
-        help=f"where gold is loaded: duckdb:///PATH (embedded, created if missing; default {DEFAULT_WAREHOUSE}), "
-        "postgresql://USER@HOST:PORT/DB (password in PGPASSWORD), or redshift://USER@HOST:PORT/DB (password in "
-        "REDSHIFT_PASSWORD, IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake. A "
-        "password written in the URL is taken out of it and masked everywhere",
-    )
+    _add_run_parameters(run)
     run.add_argument("--summary", metavar="FILE", help="also write the run summary as JSON to FILE")
-    run.add_argument(
-        "--consent-policy",
-        choices=CONSENT_POLICIES,
-        default="ever",
-        help="ever: customers who gave research consent at any time (default); "
-        "as-of: only readings taken at or after the customer's research consent",
-    )
-    run.add_argument(
-        "--allow-empty",
-        metavar="SOURCE",
-        action="append",
-        choices=("customer", "accelerometer", "step_trainer"),
-        help="let SOURCE's landing be empty although earlier runs ingested records from it (its tables are then "
-        "published empty); without it such a run fails before publishing anything. Repeatable",
-    )
-    run.add_argument(
-        "--quarantine-threshold",
-        metavar="FRACTION",
-        type=float,
-        default=None,
-        help="the share of a source's files, or of its records, that may be quarantined before the run "
-        f"fails (default: {DEFAULT_QUARANTINE_THRESHOLD}, or STEDI_QUARANTINE_THRESHOLD)",
-    )
-    run.add_argument(
-        "--keep-runs",
-        metavar="N",
-        type=int,
-        default=None,
-        help=f"keep the reports and logs of the newest N runs in the lake, and their flow runs in "
-        f"the temporary Prefect API's database (default: {DEFAULT_KEEP_RUNS}, or STEDI_KEEP_RUNS)",
-    )
     report = commands.add_parser(
         "report",
         parents=common,
@@ -177,11 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_parameters(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    """An option for each run parameter (stedi/settings.py): `--consent-policy` for consent_policy, its
+    help and default from the declaration. Not given, an option is None: STEDI_<NAME>, then the default."""
+    for setting, parameter in parameters():
+        if not parameter.on_command_line or (only is not None and setting.name not in only):
+            continue
+        default = default_of(setting, parameter)
+        shown = ", ".join(default) if isinstance(default, tuple) else default
+        note = f"; default {shown}" if shown not in (None, "") else ""
+        note += "; repeatable" if parameter.repeatable else ""
+        parser.add_argument(
+            "--" + setting.name.replace("_", "-"),
+            metavar=parameter.metavar,
+            choices=parameter.choices,
+            action="append" if parameter.repeatable else "store",
+            help=f"{parameter.help} ({parameter.env(setting.name)}{note})",
+        )
+
+
 def _add_run_targets(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--landing", metavar="PATH", default=None, help="as for `stedi run`")
-    parser.add_argument("--lake", metavar="PATH", default="lake", help="as for `stedi run`")
-    parser.add_argument("--warehouse", metavar="URL", default=DEFAULT_WAREHOUSE, help="as for `stedi run`")
-    parser.add_argument("--consent-policy", choices=CONSENT_POLICIES, default="ever", help="as for `stedi run`")
+    _add_run_parameters(parser, only=("landing", "lake", "warehouse", "consent_policy"))
 
 
 def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -234,7 +188,7 @@ def console() -> NoReturn:
 
     SIGINT and SIGTERM interrupt `main` (stedi.lifecycle): the run unwinds, and the command ends with one
     line saying so and the shell's code for the signal (130, 143). The processes it started end before it
-    does: the Spark JVM is stopped (stedi.spark), the temporary Prefect API by its exit handler. Should the
+    does: the Spark JVM is stopped (stedi.local_session), the temporary Prefect API by its exit handler. Should the
     command itself be killed, they read end-of-file on a pipe only it held, and end too.
     """
     from stedi import lifecycle
@@ -250,9 +204,9 @@ def console() -> NoReturn:
     if signum is not None:
         print(f"{name}: {lifecycle.interruption(signum)}", file=sys.stderr)
         code = lifecycle.exit_code(signum)
-    spark = sys.modules.get("stedi.spark")  # imported by the commands that run Spark
-    if spark is not None:  # its JVM ends beside Prefect's last writes; Python waits for it at exit
-        spark.end_session_in_background(wait_for_start=signum is None)
+    session = sys.modules.get("stedi.local_session")  # imported by the commands that run Spark
+    if session is not None:  # its JVM ends beside Prefect's last writes; Python waits for it at exit
+        session.end_session_in_background(wait_for_start=signum is None)
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # a reader that went away (`stedi run | head`): nothing more to say to it
@@ -270,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         from stedi.doctor import run_checks
 
-        return run_checks(_doctor_settings(args), quiet=args.verbosity == "quiet")
+        return run_checks(_given_parameters(args), quiet=args.verbosity == "quiet")
     if args.command == "deploy":
         return _deploy_glue(args)
     if args.command == "generate":
@@ -278,13 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.error(f"unknown command {args.command!r}")
 
 
-def _doctor_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "landing": args.landing or SAMPLE_LANDING,
-        "lake": args.lake,
-        "warehouse": args.warehouse,
-        "consent_policy": args.consent_policy,
-    }
+def _given_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The run parameters given on the command line; a warehouse URL's password moves to the environment."""
+    given = {setting.name: getattr(args, setting.name) for setting, _ in parameters() if hasattr(args, setting.name)}
+    if given.get("warehouse"):
+        given["warehouse"] = move_password_to_environment(given["warehouse"])
+    return given
 
 
 def _deploy_glue(args: argparse.Namespace) -> int:
@@ -351,27 +304,18 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    landing = args.landing or SAMPLE_LANDING
-    if not Path(landing).is_dir():
-        parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {landing}\n")
+    if args.landing is not None and not Path(args.landing).is_dir():
+        parser.exit(EXIT_USAGE, f"stedi run: error: landing folder not found: {args.landing}\n")
     try:
-        settings = Settings.resolve(
-            runner="local",
-            landing=landing,
-            lake=args.lake,
-            warehouse=move_password_to_environment(args.warehouse),
-            consent_policy=args.consent_policy,
-            allow_empty=args.allow_empty,
-            quarantine_threshold=args.quarantine_threshold,
-            keep_runs=args.keep_runs,
-        )
+        settings = Settings.resolve(runner="local", **_given_parameters(args))
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
 
     from stedi import run_log
+    from stedi.local_session import start_session_in_background
     from stedi.prefect_api import start_temporary_api
     from stedi.secrets import redact
-    from stedi.spark import JavaMissingError, JvmLog, require_java, start_session_in_background
+    from stedi.spark import JavaMissingError, JvmLog, require_java
 
     try:
         require_java()
@@ -393,16 +337,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         with api.serving() if api is not None else contextlib.nullcontext():
             if api is not None:
                 api.keep_flow_runs(stedi_lakehouse.name, settings.keep_runs)
-            summary = stedi_lakehouse(
-                landing=settings.landing,
-                lake=settings.lake,
-                warehouse=settings.warehouse,
-                consent_policy=settings.consent_policy,
-                quarantine_threshold=settings.quarantine_threshold,
-                runner="local",
-                allow_empty=list(settings.allow_empty),
-                keep_runs=settings.keep_runs,
-            )
+            summary = stedi_lakehouse(**settings.as_parameters())
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
         failure.summary["log"] = str(log.folder)
         if args.verbosity != "quiet":

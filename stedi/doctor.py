@@ -103,16 +103,9 @@ def _packages() -> Iterator[Check]:
 
 
 def _settings(options: dict[str, Any]) -> Any:
-    from stedi.secrets import move_password_to_environment
     from stedi.settings import Settings
 
-    return Settings.resolve(
-        runner="local",
-        landing=options["landing"],
-        lake=options["lake"],
-        warehouse=move_password_to_environment(options["warehouse"]),
-        consent_policy=options["consent_policy"],
-    )
+    return Settings.resolve(runner="local", **options)
 
 
 def _landing(landing: str) -> Iterator[Check]:

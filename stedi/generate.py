@@ -38,6 +38,7 @@ import numpy as np
 
 from stedi.rules import (
     CONFLICTING_READING,
+    CONSENT_POLICIES,
     DUPLICATE_RECORD,
     MALFORMED_JSON,
     NOT_GZIP,
@@ -47,7 +48,6 @@ from stedi.rules import (
 )
 from stedi.transforms.silver import (
     BEFORE_RESEARCH_CONSENT,
-    CONSENT_POLICIES,
     CUSTOMER_NOT_CONSENTING,
     NO_RESEARCH_CONSENT,
     OWNER_NOT_CURATED,

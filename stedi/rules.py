@@ -13,6 +13,7 @@ quarantined as a file (FILE_RULES below), before any of its records is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -146,6 +147,66 @@ VALUE_RULES: tuple[Rule, ...] = (
         f"birthday before {PLAUSIBLE_BIRTH_DATES_FROM} or in the future",
     ),
 )
+
+
+# The quarantine threshold. A run fails, right after bronze and before silver changes, when a source
+# quarantines more than this share of its landing files, or of its landing records: a broken export,
+# not stray records (--quarantine-threshold, STEDI_QUARANTINE_THRESHOLD).
+QUARANTINE_THRESHOLD = 0.05
+
+
+def over_threshold(quarantined: int, landing: int, threshold: float) -> bool:
+    return landing > 0 and quarantined / landing > threshold
+
+
+# The consent rule. A customer's readings are research data only when the customer's newest record
+# (silver's newest-record rule) has a research consent (`shareWithResearchAsOfDate`); the policy says
+# which of their readings count:
+#   ever   every reading of the customer (the seed rule, the default);
+#   as-of  only the readings taken at or after the consent.
+# It is written once, as SQL, for Spark to filter silver with (stedi/transforms/silver.py) and for the
+# warehouse to check gold with (sql/checks/, where `{{ consented(...) }}` stands for it).
+ConsentPolicy = Literal["ever", "as-of"]
+CONSENT_POLICIES: tuple[ConsentPolicy, ...] = ("ever", "as-of")
+
+
+def consented(policy: ConsentPolicy, reading_at: str, consent_at: str) -> str:
+    """The consent rule as a SQL condition on a reading's time and its customer's research consent."""
+    if policy not in CONSENT_POLICIES:
+        raise ValueError(f"unknown consent policy {policy!r}; expected one of {', '.join(CONSENT_POLICIES)}")
+    given = f"{consent_at} is not null"
+    return given if policy == "ever" else f"{given} and {reading_at} >= {consent_at}"
+
+
+# The shared-serial ownership rule. Earlier data reused serial numbers across customers: a reading
+# belongs to the customer who registered the device most recently at or before the reading, and a
+# reading older than every registration to the first registrant (the sample has 5,411 such readings,
+# so a registration date cannot be a lower bound). Each serial's owners hold non-overlapping intervals,
+# owned_from to owned_until, NULL meaning unbounded (stedi/transforms/silver.py, device_ownership), so
+# a reading falls in one owner's interval at most.
+def owned_at(reading_at: str, owned_from: str, owned_until: str) -> str:
+    """The ownership rule as a SQL condition: the reading lies in the owner's interval."""
+    since, until = (
+        f"{owned_from} is null or {reading_at} >= {owned_from}",
+        f"{owned_until} is null or {reading_at} < {owned_until}",
+    )
+    return f"({since}) and ({until})"
+
+
+_SQL_RULES = {"consented": consented, "owned_at": owned_at}
+_MACRO = re.compile(r"\{\{\s*(\w+)\((.*?)\)\s*\}\}")
+
+
+def render_rules(sql: str) -> str:
+    """`sql` with each `{{ rule("arg", ...) }}` replaced by that rule's SQL (consented, owned_at)."""
+
+    def expand(match: re.Match[str]) -> str:
+        name, arguments = match[1], [a.strip().strip("'\"") for a in match[2].split(",")]
+        if name not in _SQL_RULES:
+            raise ValueError(f"unknown rule {name!r} in SQL; rules: {', '.join(_SQL_RULES)}")
+        return f"({_SQL_RULES[name](*arguments)})"
+
+    return _MACRO.sub(expand, sql)
 
 
 def value_rules(source: Source, action: Action) -> list[Rule]:

@@ -29,10 +29,11 @@ class LocalRunner:
     """Runs jobs in-process on the one SparkSession of the run."""
 
     def run(self, job: str, args: JobArgs) -> dict[str, Any]:
-        from stedi.spark import get_session
+        from stedi.local_session import get_session
+        from stedi.secrets import pseudonym_key
 
         module = import_module(f"stedi.jobs.{job}")
-        module.run(get_session(), args)
+        module.run(get_session(), args, pseudonym_key(args.lake))
         return lake.read_json(lake.report_path(args.lake, args.run_id, job))
 
 

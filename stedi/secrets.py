@@ -2,8 +2,8 @@
 
 The pseudonymisation key (the secret of `customer_key`, stedi/transforms/pseudonyms.py), first found wins:
     1. STEDI_PSEUDONYM_KEY in the environment;
-    2. the Prefect Secret block `stedi-pseudonym-key` (the flow loads it and hands it to in-process jobs);
-       on Glue, the Secrets Manager secret the job names (`--pseudonym-secret-id`);
+    2. the Prefect Secret block `stedi-pseudonym-key`, read inside the flow run's task; on Glue, the
+       Secrets Manager secret the job names (`--pseudonym-secret-id`);
     3. for a local lake only: this machine's own key, generated at random on first use and kept outside
        the lake, readable by its owner only (STEDI_PSEUDONYM_KEY_FILE, default
        $XDG_CONFIG_HOME/stedi/pseudonym-key, i.e. ~/.config/stedi/pseudonym-key). The run report and
@@ -22,6 +22,7 @@ import os
 import re
 import secrets as random
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse, urlunparse
 
@@ -92,14 +93,31 @@ def move_password_to_environment(url: str) -> str:
 
 
 # The pseudonymisation key ---------------------------------------------------------------------------------
-_provided: str | None = None
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The secret of `customer_key`, handed explicitly to the jobs that pseudonymise (silver, gold)."""
+
+    value: bytes = field(repr=False)
+    is_local: bool  # this machine's own key, not one shared across machines
+
+    @classmethod
+    def of(cls, text: str, is_local: bool = False) -> PseudonymKey:
+        register(text)
+        return cls(text.encode(), is_local)
 
 
-def provide(value: str | None) -> None:
-    """Hand the secret to in-process jobs (the flow loads it from a Prefect Secret block)."""
-    global _provided
-    _provided = value
-    register(value)
+def pseudonym_key(lake: str) -> PseudonymKey:
+    """The key for a run onto `lake`: STEDI_PSEUDONYM_KEY, else the Prefect Secret block
+    `stedi-pseudonym-key` (inside a flow run), else, for a local lake only, this machine's key file."""
+    value = os.environ.get(SECRET_ENV) or (load_from_prefect() if _in_a_flow_run() else None)
+    if value:
+        return PseudonymKey.of(value)
+    if "://" not in lake or lake.startswith("file://"):
+        return PseudonymKey.of(local_key(lake), is_local=True)
+    raise MissingSecretError(
+        f"{SECRET_ENV} is not set: the pseudonymous customer key needs a secret outside local mode "
+        f"(set it in the environment, or store it in the Prefect Secret block {SECRET_BLOCK!r})"
+    )
 
 
 def load_from_prefect(name: str = SECRET_BLOCK) -> str | None:
@@ -123,21 +141,6 @@ def load_from_aws(secret_id: str) -> str:
         raise MissingSecretError(
             f"the Secrets Manager secret {secret_id!r} does not exist: create it with the pseudonymisation key"
         ) from None
-
-
-def pseudonym_secret(local: bool, lake: str | None = None) -> tuple[bytes, bool]:
-    """(secret, is_local_key): the environment first, then what the flow provided, then (local lakes only)
-    this machine's key file, which must not lie inside `lake`."""
-    value = os.environ.get(SECRET_ENV) or _provided
-    if value:
-        register(value)
-        return value.encode(), False
-    if local:
-        return local_key(lake).encode(), True
-    raise MissingSecretError(
-        f"{SECRET_ENV} is not set: the pseudonymous customer key needs a secret outside local mode "
-        f"(set it in the environment, or store it in the Prefect Secret block {SECRET_BLOCK!r})"
-    )
 
 
 def local_key_file() -> Path:

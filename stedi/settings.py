@@ -1,14 +1,23 @@
-"""One typed settings object: the environment (local or glue) decides paths and connections."""
+"""The run's settings: one typed object, and the one declaration of the run parameters.
+
+Each field of `Settings` is a run parameter. The flow's parameters (flows/stedi_lakehouse.py), the
+options of `stedi run` and `stedi doctor` (stedi/cli.py) and the worker's environment variables
+(STEDI_<NAME>) all derive from these fields, their help and their defaults. A value given explicitly
+wins, then STEDI_<NAME>, then the runner's default: local runs default to the bundled sample, ./lake and
+an embedded DuckDB warehouse; the glue runner has no defaults for where the data is.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from stedi.transforms.silver import CONSENT_POLICIES
+from stedi.rules import CONSENT_POLICIES, QUARANTINE_THRESHOLD
+from stedi.sources import SOURCES
 
 Runner = Literal["local", "glue"]
 RUNNERS: tuple[Runner, ...] = ("local", "glue")
@@ -16,7 +25,6 @@ RUNNERS: tuple[Runner, ...] = ("local", "glue")
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi_warehouse.duckdb"
 NO_WAREHOUSE = "none"  # the lake only (queried through Athena and the Glue Data Catalog): no load
-DEFAULT_QUARANTINE_THRESHOLD = 0.05  # a run fails when a source quarantines more than 5% of its files or records
 DEFAULT_KEEP_RUNS = 30  # run reports (and `stedi run` logs, temporary API flow runs) kept: the newest 30 runs
 
 
@@ -25,67 +33,153 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """How one field of Settings is given: its help, and what the command line and the environment take."""
+
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    local_default: Any = None  # the local runner's default, where the field's own default is None
+    on_command_line: bool = True  # `stedi run --<name>`
+    repeatable: bool = False  # the option may be given more than once; STEDI_<NAME> is comma-separated
+    parse: Callable[[Any], Any] | None = None  # text (or a value) to the field's type, or SettingsError
+
+    def env(self, name: str) -> str:
+        return f"STEDI_{name.upper()}"
+
+
+def _parameter(help: str, default: Any = None, **how: Any) -> Any:
+    return field(default=default, metadata={"parameter": Parameter(help, **how)})
+
+
+def _fraction(value: Any) -> float:
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}") from None
+    if not 0 <= fraction <= 1:
+        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}")
+    return fraction
+
+
+def _count(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}") from None
+    if count < 1:
+        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}")
+    return count
+
+
+def _sources(value: Any) -> tuple[str, ...]:
+    names = [name for name in (value.split(",") if isinstance(value, str) else value) if name]
+    unknown = [name for name in names if name not in SOURCES]
+    if unknown:
+        raise SettingsError(f"unknown source {unknown[0]!r} to allow empty; expected one of {', '.join(SOURCES)}")
+    return tuple(sorted(set(names)))
+
+
+@dataclass(frozen=True)
 class Settings:
-    runner: Runner
-    landing: str
-    lake: str
-    warehouse: str
-    consent_policy: str = "ever"
-    quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
-    allow_empty: tuple[str, ...] = ()  # sources whose landing may be empty although earlier runs had records
-    keep_runs: int = DEFAULT_KEEP_RUNS
+    runner: Runner = _parameter(
+        "local (Spark in-process) or glue (AWS Glue job runs deployed by `stedi deploy glue`)",
+        default="local",
+        choices=RUNNERS,
+        on_command_line=False,
+    )
+    landing: str = _parameter(
+        "landing root, a folder or s3:// laid out like the S3 bucket: customer/landing/, "
+        "accelerometer/landing/, step_trainer/landing/ holding JSON lines (.json or .json.gz, in nested "
+        "folders too)",
+        metavar="PATH",
+        local_default=SAMPLE_LANDING,
+    )
+    lake: str = _parameter(
+        "where the zones are written, a folder or s3://: <lake>/bronze/<source>/, <lake>/silver/<table>/, "
+        "<lake>/quarantine/<source>/",
+        metavar="PATH",
+        local_default="lake",
+    )
+    warehouse: str = _parameter(
+        "where gold is loaded: duckdb:///PATH (embedded, created if missing), "
+        "postgresql://USER@HOST:PORT/DB (password in PGPASSWORD), redshift://USER@HOST:PORT/DB (password in "
+        "REDSHIFT_PASSWORD, IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake",
+        metavar="URL",
+        local_default=DEFAULT_WAREHOUSE,
+    )
+    consent_policy: str = _parameter(
+        "ever: readings of customers who gave research consent at any time; as-of: only readings taken at "
+        "or after the customer's research consent (the consent rule, stedi/rules.py)",
+        default="ever",
+        choices=CONSENT_POLICIES,
+    )
+    quarantine_threshold: float = _parameter(
+        "the share of a source's landing files, or of its records, that may be quarantined before the run "
+        "fails (the quarantine threshold, stedi/rules.py)",
+        default=QUARANTINE_THRESHOLD,
+        metavar="FRACTION",
+        parse=_fraction,
+    )
+    allow_empty: tuple[str, ...] = _parameter(
+        "sources whose landing may be empty although earlier runs ingested records from them (their tables "
+        "are then published empty); without it such a run fails before publishing anything",
+        default=(),
+        metavar="SOURCE",
+        choices=tuple(SOURCES),
+        repeatable=True,
+        parse=_sources,
+    )
+    keep_runs: int = _parameter(
+        "how many runs' reports and logs the lake keeps, and flow runs the temporary Prefect API keeps, "
+        "this one's included",
+        default=DEFAULT_KEEP_RUNS,
+        metavar="N",
+        parse=_count,
+    )
 
     @classmethod
-    def resolve(
-        cls,
-        runner: str | None = None,
-        landing: str | None = None,
-        lake: str | None = None,
-        warehouse: str | None = None,
-        consent_policy: str | None = None,
-        quarantine_threshold: float | None = None,
-        allow_empty: Sequence[str] | None = None,
-        keep_runs: int | None = None,
-    ) -> Settings:
-        """Explicit values win, then STEDI_* environment variables, then the runner's defaults."""
+    def resolve(cls, **given: Any) -> Settings:
+        """The settings from the values given (None or empty: not given), STEDI_<NAME>, then the defaults."""
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         env = os.environ
-        chosen = runner or env.get("STEDI_RUNNER", "local")
-        if chosen not in RUNNERS:
-            raise SettingsError(f"unknown runner {chosen!r}; expected one of {', '.join(RUNNERS)}")
-        defaults = _LOCAL_DEFAULTS if chosen == "local" else {}
-        values = {
-            "landing": landing or env.get("STEDI_LANDING") or defaults.get("landing"),
-            "lake": lake or env.get("STEDI_LAKE") or defaults.get("lake"),
-            "warehouse": warehouse or env.get("STEDI_WAREHOUSE") or defaults.get("warehouse"),
-        }
-        for name, value in values.items():
-            if not value:
-                raise SettingsError(f"{name} is required for the {chosen} runner: pass it or set STEDI_{name.upper()}")
-        threshold = quarantine_threshold if quarantine_threshold is not None else env.get("STEDI_QUARANTINE_THRESHOLD")
-        settings = cls(
-            runner=chosen,
-            consent_policy=consent_policy or env.get("STEDI_CONSENT_POLICY", "ever"),
-            quarantine_threshold=_fraction(threshold) if threshold is not None else DEFAULT_QUARANTINE_THRESHOLD,
-            allow_empty=tuple(sorted(set(allow_empty or ()))),
-            keep_runs=_count(keep_runs if keep_runs is not None else env.get("STEDI_KEEP_RUNS", DEFAULT_KEEP_RUNS)),
-            **values,
-        )
-        return settings.validated()
+        runner = given.get("runner") or env.get("STEDI_RUNNER") or "local"
+        if runner not in RUNNERS:
+            raise SettingsError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
+        values: dict[str, Any] = {"runner": runner}
+        for setting, parameter in parameters(cls):
+            if setting.name == "runner":
+                continue
+            value = given.get(setting.name)
+            if value is None or value == [] or value == ():
+                value = env.get(parameter.env(setting.name))
+            if value is None or value == "":
+                value = setting.default
+                if value is None and runner == "local":
+                    value = parameter.local_default
+            if value is None:
+                raise SettingsError(
+                    f"{setting.name} is required for the {runner} runner: pass it or set {parameter.env(setting.name)}"
+                )
+            values[setting.name] = parameter.parse(value) if parameter.parse else value
+        return cls(**values).validated()
+
+    def as_parameters(self) -> dict[str, Any]:
+        """The settings as the flow's parameters (JSON-like: lists, not tuples)."""
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(self).items()}
 
     @property
     def loads_warehouse(self) -> bool:
         return self.warehouse != NO_WAREHOUSE
 
     def validated(self) -> Settings:
-        from stedi.sources import SOURCES
-
-        unknown = [name for name in self.allow_empty if name not in SOURCES]
-        if unknown:
-            raise SettingsError(f"unknown source {unknown[0]!r} to allow empty; expected one of {', '.join(SOURCES)}")
-        if self.consent_policy not in CONSENT_POLICIES:
-            raise SettingsError(
-                f"unknown consent policy {self.consent_policy!r}; expected one of {', '.join(CONSENT_POLICIES)}"
-            )
+        for setting, parameter in parameters(type(self)):
+            value = getattr(self, setting.name)
+            if parameter.choices and not parameter.repeatable and value not in parameter.choices:
+                name = setting.name.replace("_", " ")
+                raise SettingsError(f"unknown {name} {value!r}; expected one of {', '.join(parameter.choices)}")
         if self.loads_warehouse:  # a URL that cannot work is refused before any work, not after the lake
             from stedi.warehouse.backends import WarehouseConfigError, backend_for
 
@@ -109,27 +203,35 @@ class Settings:
         return self
 
 
-_LOCAL_DEFAULTS = {"landing": SAMPLE_LANDING, "lake": "lake", "warehouse": DEFAULT_WAREHOUSE}
+def parameters(settings: type[Settings] = Settings) -> list[tuple[Any, Parameter]]:
+    """(field, Parameter) for every run parameter, in their declared order."""
+    return [(f, f.metadata["parameter"]) for f in fields(settings)]
 
 
-def _fraction(value: float | str) -> float:
-    try:
-        fraction = float(value)
-    except ValueError:
-        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}") from None
-    if not 0 <= fraction <= 1:
-        raise SettingsError(f"quarantine threshold must be a fraction between 0 and 1, got {value!r}")
-    return fraction
+def default_of(setting: Any, parameter: Parameter) -> Any:
+    """What a local run uses when the parameter is not given."""
+    default = None if setting.default is MISSING else setting.default
+    return parameter.local_default if default is None else default
 
 
-def _count(value: int | str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}") from None
-    if count < 1:
-        raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}")
-    return count
+def taking_run_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function(**parameters)` with a signature and an Args docstring of every run parameter: what Prefect
+    reads for the flow's parameters (their form in the UI, `--params`). Each defaults to None: not given."""
+    signature = inspect.Signature(
+        [
+            inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_optional(setting))
+            for setting, _ in parameters()
+        ],
+        return_annotation=dict[str, Any],
+    )
+    arguments = "".join(f"\n    {setting.name}: {parameter.help}" for setting, parameter in parameters())
+    function.__signature__ = signature  # type: ignore[attr-defined]
+    function.__doc__ = f"{inspect.cleandoc(function.__doc__ or '')}\n\nArgs:{arguments}\n"
+    return function
+
+
+def _optional(setting: Any) -> Any:
+    return {"float": float | None, "int": int | None, "tuple[str, ...]": list[str] | None}.get(setting.type, str | None)
 
 
 def _absolute(path: str) -> str:

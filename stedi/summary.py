@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stedi.rules import over_threshold
 from stedi.secrets import redact
 from stedi.text import format_counts, format_table
 
@@ -29,7 +30,7 @@ def check_quarantine_share(bronze: dict[str, Any], threshold: float, quarantine:
         ]
         for what, landing, by_rule in measures:
             quarantined = sum(by_rule.values())
-            if landing and quarantined / landing > threshold:
+            if over_threshold(quarantined, landing, threshold):
                 reasons = format_counts(dict(sorted(by_rule.items())))
                 over.append(f"{name}: {quarantined:,} of {landing:,} {what} ({quarantined / landing:.1%}: {reasons})")
     if over:

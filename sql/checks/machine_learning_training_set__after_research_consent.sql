@@ -1,4 +1,4 @@
--- Under the as-of consent policy, training examples taken before the customer's research consent.
+-- Under the as-of consent policy, training examples the consent rule (stedi/rules.py) leaves out.
 select count(*) as offending
 from stedi.machine_learning_training_set as examples
 inner join stedi.customer_consents as consents
@@ -6,4 +6,4 @@ inner join stedi.customer_consents as consents
     and consents.consent_type = 'research'
 inner join stedi.lake_snapshot as snapshot
     on snapshot.consent_policy = 'as-of'
-where examples.reading_at < consents.consented_at
+where not {{ consented("as-of", "examples.reading_at", "consents.consented_at") }}

@@ -14,6 +14,7 @@ from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.landing import SourceFiles, inspect_landing, reader_path
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
+from stedi.secrets import PseudonymKey
 from stedi.sources import SOURCES, Source
 from stedi.text import format_counts
 from stedi.transforms.bronze import (
@@ -130,7 +131,8 @@ def write_quarantined_files(args: JobArgs, files: dict[str, SourceFiles], path: 
     lake.write_json_lines(path, rows)
 
 
-def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+    """Bronze from the landing; `key` is not needed: bronze keeps the landing's emails (a PII zone)."""
     started = time.monotonic()
     files = landing_files(spark, args)
     bronze, quarantine = lake.Zone(args.lake, "bronze", args.run_id), lake.Zone(args.lake, "quarantine", args.run_id)

@@ -76,15 +76,17 @@ def write_report(args: JobArgs, job: str, started: float, report: dict[str, Any]
     return report
 
 
-def job_main(job: str, run: Callable[[SparkSession, JobArgs], dict[str, Any]], argv: Sequence[str] | None) -> int:
+Job = Callable[[SparkSession, "JobArgs", "secrets.PseudonymKey | None"], dict[str, Any]]
+
+
+def job_main(job: str, run: Job, argv: Sequence[str] | None) -> int:
     """Entry point for spark-submit and Glue: the session comes from the environment that launched us."""
     argv = sys.argv[1:] if argv is None else argv
     args = JobArgs.parse(argv)
     secret_id = _option(argv, "--pseudonym-secret-id")  # set on the Glue job by `stedi deploy glue`
-    if secret_id:
-        secrets.provide(secrets.load_from_aws(secret_id))
+    key = secrets.PseudonymKey.of(secrets.load_from_aws(secret_id)) if secret_id else None
     spark = configure(SparkSession.builder.appName(f"stedi-{job}").getOrCreate())
-    run(spark, args)
+    run(spark, args, key)
     return 0
 
 

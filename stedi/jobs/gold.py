@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
-from stedi.secrets import SECRET_BLOCK, SECRET_ENV, local_key_file, pseudonym_secret
+from stedi.secrets import SECRET_BLOCK, SECRET_ENV, PseudonymKey, local_key_file, pseudonym_key
 from stedi.transforms import gold
 from stedi.transforms.pseudonyms import keyed_hash
 
@@ -36,9 +36,11 @@ def build_tables(
     }
 
 
-def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+    """Gold from the lake's current silver; `key` pseudonymises the customers (default: the run's key as
+    stedi/secrets.py finds it)."""
     started = time.monotonic()
-    secret, is_development_secret = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
+    key = key or pseudonym_key(args.lake)
     silver = {
         name: lake.read_table(
             spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype()
@@ -54,7 +56,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         return lake.count_rows(spark, path)
 
     # The gold tables are independent of each other: writing them side by side keeps both cores busy.
-    built = build_tables(silver, secret, args, is_development_secret)
+    built = build_tables(silver, key.value, args, key.is_local)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gold") as pool:
         rows = dict(zip(built, pool.map(write, built, built.values()), strict=True))
     zone.publish()
@@ -64,7 +66,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
             f"customer keys use this machine's own key ({local_key_file()}): another machine's gives other "
             f"keys; set {SECRET_ENV} or the Prefect Secret block {SECRET_BLOCK!r} to share one"
         ]
-        if is_development_secret
+        if key.is_local
         else []
     )
     return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})

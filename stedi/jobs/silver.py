@@ -13,7 +13,7 @@ from schemas.enforce import enforce_contract
 from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
-from stedi.secrets import pseudonym_secret
+from stedi.secrets import PseudonymKey, pseudonym_key
 from stedi.sources import SOURCES
 from stedi.transforms.bronze import bronze_schema
 from stedi.transforms.pseudonyms import keyed_hash
@@ -57,7 +57,9 @@ class _Publisher:
         return lake.read_table(self.spark, path, df.schema)
 
 
-def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+    """Silver from the lake's current bronze; `key` pseudonymises the training set (default: the run's
+    key as stedi/secrets.py finds it)."""
     started = time.monotonic()
     bronze = {
         name: lake.read_table(spark, lake.current_table_path(args.lake, "bronze", name), bronze_schema(source))
@@ -65,7 +67,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
     }
     zone = lake.Zone(args.lake, "silver", args.run_id)
     publish = _Publisher(spark, zone)
-    secret, _ = pseudonym_secret(local=lake.is_local(args.lake), lake=args.lake)
+    key = key or pseudonym_key(args.lake)
     # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
     # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="silver") as pool:
@@ -86,7 +88,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
         step_counts = pool.submit(reason_counts, steps, FILTER_REASON)
         step_trainer_trusted = publish("step_trainer_trusted", accepted(steps))
 
-        pairs = pair_readings(accelerometer_trusted, keyed_hash(secret))
+        pairs = pair_readings(accelerometer_trusted, keyed_hash(key.value))
         publish("machine_learning_curated", step_trainer_trusted.transform(pairs))
         filtered = {
             "customer": customer_counts.result(),

@@ -7,15 +7,11 @@ the run report can account for each landing record; `accepted` then keeps the tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from stedi.rules import stripped
-
-ConsentPolicy = Literal["ever", "as-of"]
-CONSENT_POLICIES: tuple[ConsentPolicy, ...] = ("ever", "as-of")
+from stedi.rules import ConsentPolicy, consented, owned_at, stripped
 
 FILTER_REASON = "_filter_reason"
 
@@ -99,11 +95,8 @@ def current_customers(classified: DataFrame) -> DataFrame:
 
 
 def _consent_reason(policy: ConsentPolicy) -> Column:
-    if policy not in CONSENT_POLICIES:
-        raise ValueError(f"unknown consent policy {policy!r}; expected one of {', '.join(CONSENT_POLICIES)}")
-    if policy == "ever":
-        return F.lit(None).cast("string")
-    return F.when(F.col("reading_at") < F.col("research_consent_at"), F.lit(BEFORE_RESEARCH_CONSENT))
+    """BEFORE_RESEARCH_CONSENT for a reading of a consenting customer that the consent rule leaves out."""
+    return F.when(~F.expr(consented(policy, "reading_at", "research_consent_at")), F.lit(BEFORE_RESEARCH_CONSENT))
 
 
 def classify_accelerometer(customers: DataFrame, policy: ConsentPolicy) -> Callable[[DataFrame], DataFrame]:
@@ -144,13 +137,9 @@ def curate_customers(accelerometer_trusted: DataFrame) -> Callable[[DataFrame], 
 
 
 def device_ownership(customers: DataFrame) -> DataFrame:
-    """Who owned each serial number when: one row per (serial, owner), intervals that never overlap.
-
-    Serial numbers were reused across customers in earlier data. A reading belongs to the customer who
-    registered the device most recently at or before the reading; readings older than every registration
-    belong to the first registrant (the sample has 5,411 step-trainer readings taken before their device's
-    registration date, so the registration date cannot be a lower bound). `owned_from` / `owned_until`
-    NULL mean unbounded.
+    """Who owned each serial number when: one row per (serial, owner), intervals that never overlap, as
+    the shared-serial ownership rule says (stedi/rules.py, owned_at). `owned_from` / `owned_until` NULL
+    mean unbounded: the first registrant owns the device from the beginning of time.
     """
     registrations = Window.partitionBy("serial_number").orderBy(
         F.col("registered_at").asc_nulls_first(), F.col("customer_email")
@@ -180,10 +169,8 @@ def classify_step_trainer(
             F.col("distanceFromObject").alias("distance_cm"),
         )
         r, o = readings.alias("r"), ownership.alias("o")
-        owned_then = (
-            (F.col("r.serial_number") == F.col("o.serial_number"))
-            & (F.col("o.owned_from").isNull() | (F.col("r.reading_at") >= F.col("o.owned_from")))
-            & (F.col("o.owned_until").isNull() | (F.col("r.reading_at") < F.col("o.owned_until")))
+        owned_then = (F.col("r.serial_number") == F.col("o.serial_number")) & F.expr(
+            owned_at("r.reading_at", "o.owned_from", "o.owned_until")
         )
         reason = (
             F.when(F.col("customer_email").isNull(), F.lit(UNKNOWN_DEVICE))

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 from stedi import lake
 from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, register, warehouse_password
 from stedi.text import one_line
-from stedi.warehouse.catalog import DEFAULT_SCHEMA, Table, identifier
+from stedi.warehouse.catalog import DEFAULT_SCHEMA, Table, identifier, load_statement
 
 CONNECT_TIMEOUT_S = 10  # an unreachable warehouse is reported in seconds, not after the TCP timeout
 
@@ -69,7 +69,8 @@ class Backend(ABC):
             ) from None
 
     def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
-        cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)})")
+        statement = load_statement(f"create_staging_{self.dialect}")
+        cursor.execute(statement.format(staging=staging, target=self.qualified(table.name)))
 
     @abstractmethod
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
@@ -129,12 +130,9 @@ class DuckDBBackend(Backend):
         connection.execute("use warehouse")
         return _DuckDBConnection(connection)
 
-    def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
-        cursor.execute(f"create temp table {staging} as select * from {self.qualified(table.name)} limit 0")
-
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
         # By position, as Redshift's COPY does: a column-order mismatch fails here too, not only in production.
-        cursor.execute(f"copy {staging} from '{_quote(_parquet_glob(gold_path))}' (format parquet)")
+        cursor.execute(load_statement("copy_duckdb").format(staging=staging, files=_quote(_parquet_glob(gold_path))))
 
     def begin(self, connection: Any) -> None:
         connection.execute("begin transaction")
@@ -151,12 +149,10 @@ class PostgresBackend(Backend):
             self.url, connect_timeout=CONNECT_TIMEOUT_S, **({"password": password} if password else {})
         )
 
-    def create_staging(self, cursor: Any, staging: str, table: Table) -> None:
-        cursor.execute(f"create temp table {staging} (like {self.qualified(table.name)}) on commit drop")
-
     def copy_into(self, cursor: Any, staging: str, table: Table, gold_path: str) -> None:
         columns = ", ".join(table.column_names)
-        with cursor.copy(f"copy {staging} ({columns}) from stdin (format csv)") as copy:  # `cursor` records
+        statement = load_statement("copy_postgres").format(staging=staging, columns=columns)
+        with cursor.copy(statement) as copy:  # `cursor` records it
             copy.write(_parquet_as_csv(gold_path, table))
 
 
@@ -197,7 +193,9 @@ class RedshiftBackend(Backend):
         if not gold_path.startswith("s3://"):
             raise WarehouseConfigError(f"Redshift loads from S3; the gold table is at {gold_path} (use an s3:// lake)")
         prefix = gold_path.rstrip("/") + "/"
-        return f"copy {staging} from '{_quote(prefix)}' iam_role '{_quote(self.iam_role)}' format as parquet"
+        return load_statement("copy_redshift").format(
+            staging=staging, prefix=_quote(prefix), iam_role=_quote(self.iam_role)
+        )
 
 
 class _DuckDBConnection:

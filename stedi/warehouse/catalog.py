@@ -28,6 +28,19 @@ class CatalogError(ValueError):
     pass
 
 
+@cache
+def load_statement(name: str) -> str:
+    """The statement template sql/load/<name>.sql as it is run, comments included; its `{placeholders}`
+    are filled from the catalog and the settings, never from user input. The load's statements:
+
+        create_schema, existing_columns, drop_view, drop_table   the schema and its tables
+        create_staging_<dialect>, copy_<dialect>                  one gold table into its staging table
+                                                                  (Redshift: COPY from S3 with an IAM role)
+        merge, delete_missing                                     the staging table into its target
+    """
+    return (SQL_DIR / "load" / f"{name}.sql").read_text().strip()
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
+from stedi.rules import render_rules
 from stedi.warehouse.catalog import SQL_DIR, Catalog, identifier, render_query
 
 
@@ -48,11 +49,11 @@ def _template(name: str) -> str:
 
 
 def invariant_files() -> list[tuple[str, str, str]]:
-    """(table, check, sql) for every sql/checks/<table>__<check>.sql."""
+    """(table, check, sql) for every sql/checks/<table>__<check>.sql, the rules it names written out."""
     found = []
     for path in sorted((SQL_DIR / "checks").glob("*__*.sql")):
         table, check = path.stem.split("__", 1)
-        found.append((identifier(table), identifier(check), path.read_text()))
+        found.append((identifier(table), identifier(check), render_rules(path.read_text())))
     return found
 
 

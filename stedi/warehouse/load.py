@@ -5,12 +5,11 @@ and counts before it commits. A failure anywhere rolls everything back: the targ
 from __future__ import annotations
 
 import logging
-from functools import cache
 from typing import Any
 
 from stedi import lake
 from stedi.warehouse.backends import Backend
-from stedi.warehouse.catalog import SQL_DIR, Catalog, Table, load_catalog, render
+from stedi.warehouse.catalog import Catalog, Table, load_catalog, load_statement, render
 from stedi.warehouse.checks import CheckResult, WarehouseCheckError, run_checks
 
 log = logging.getLogger(__name__)
@@ -20,18 +19,13 @@ class GoldSchemaError(RuntimeError):
     """A gold Parquet table's columns differ from its DDL (Redshift COPY maps columns by position)."""
 
 
-@cache
-def template(name: str) -> str:
-    return (SQL_DIR / "load" / f"{name}.sql").read_text()
-
-
 def merge_sql(table: Table, target: str, staging: str) -> str:
     non_key = [c for c in table.column_names if c not in table.primary_key]
     when_matched = ""
     if non_key:
         assignments = ", ".join(f"{c} = source.{c}" for c in non_key)
         when_matched = f"when matched then\n    update set {assignments}\n"
-    return template("merge").format(
+    return load_statement("merge").format(
         target=target,
         staging=staging,
         key_match=" and ".join(f"target.{k} = source.{k}" for k in table.primary_key),
@@ -42,7 +36,7 @@ def merge_sql(table: Table, target: str, staging: str) -> str:
 
 
 def delete_missing_sql(table: Table, target: str, staging: str) -> str:
-    return template("delete_missing").format(
+    return load_statement("delete_missing").format(
         target=target,
         staging=staging,
         key_match_target=" and ".join(f"source.{k} = {table.name}.{k}" for k in table.primary_key),
@@ -109,7 +103,7 @@ def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[
     """Tables the warehouse has with other columns than their DDL now declares (an older release's)."""
     outdated = []
     for table in catalog.tables:
-        query = template("existing_columns").format(schema=backend.schema, table=table.name)
+        query = load_statement("existing_columns").format(schema=backend.schema, table=table.name)
         existing = [row[0] for row in sql.execute(query).fetchall()]
         if existing and existing != table.column_names:
             outdated.append(table.name)
@@ -117,16 +111,16 @@ def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[
 
 
 def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, expected_rows: dict[str, int]):
-    sql.execute(f"create schema if not exists {backend.schema}")
+    sql.execute(load_statement("create_schema").format(schema=backend.schema))
     # Every load makes each table equal to its gold snapshot, so a table whose columns changed between
     # releases is recreated rather than altered (views go first: they depend on the tables).
     recreated = outdated_tables(backend, sql, catalog)
     if recreated:
         for view in catalog.views:
-            sql.execute(f"drop view if exists {backend.qualified(view.name)}")
+            sql.execute(load_statement("drop_view").format(view=backend.qualified(view.name)))
         for name in recreated:
             log.warning("recreating %s: its columns differ from sql/gold/%s.sql", backend.qualified(name), name)
-            sql.execute(f"drop table {backend.qualified(name)}")
+            sql.execute(load_statement("drop_table").format(table=backend.qualified(name)))
     for table in catalog.tables:
         sql.execute(render(table.ddl, backend.dialect, backend.schema))
     for view in catalog.views:
@@ -139,7 +133,7 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
         sql.execute(delete_missing_sql(table, backend.qualified(table.name), f"staging_{table.name}"))
     for table in catalog.tables:
-        sql.execute(f"drop table staging_{table.name}")
+        sql.execute(load_statement("drop_table").format(table=f"staging_{table.name}"))
     results = run_checks(sql, catalog, backend, expected_rows)
     failed = [r for r in results if not r.passed]
     if failed:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from stedi.generate import generate
+from stedi.rules import CONSENT_POLICIES
 from stedi.summary import accounting, unaccounted
-from stedi.transforms.silver import CONSENT_POLICIES
 from tests.conftest import stedi_run
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,9 @@ import pytest
 
 from schemas.silver import EMAIL, SERIAL
 from stedi.generate import BROKEN_KINDS, CONFLICTING_READING, SOURCE_NAMES, add_parser, generate, run_command
-from stedi.rules import MALFORMED_JSON, PLAUSIBLE_READINGS_FROM, VALUE_RULES
+from stedi.rules import CONSENT_POLICIES, MALFORMED_JSON, PLAUSIBLE_READINGS_FROM, VALUE_RULES
 from stedi.sources import SOURCES
 from stedi.summary import unaccounted
-from stedi.transforms.silver import CONSENT_POLICIES
 
 READINGS_FROM_MS = int(datetime(PLAUSIBLE_READINGS_FROM.year, 1, 1, tzinfo=UTC).timestamp() * 1000)
 FILTER_REASONS = {

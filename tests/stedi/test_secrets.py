@@ -4,27 +4,25 @@ import stat
 import pytest
 
 from stedi import secrets
-from stedi.secrets import KEY_FILE_ENV, SECRET_ENV, MissingSecretError, provide, pseudonym_secret
+from stedi.secrets import KEY_FILE_ENV, SECRET_ENV, MissingSecretError, PseudonymKey, pseudonym_key
 
 
 @pytest.fixture(autouse=True)
 def no_secret(monkeypatch):
     monkeypatch.delenv(SECRET_ENV, raising=False)
-    provide(None)
-    yield
-    provide(None)
 
 
 def test_a_lake_that_is_not_local_needs_the_secret():
     with pytest.raises(MissingSecretError, match=SECRET_ENV):
-        pseudonym_secret(local=False)
+        pseudonym_key("s3://bucket/lake")
 
 
 def test_local_runs_fall_back_to_this_machines_own_key_marked_as_local(monkeypatch, tmp_path):
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "config" / "stedi" / "pseudonym-key"))
-    secret, is_local = pseudonym_secret(local=True, lake=str(tmp_path / "lake"))
-    assert is_local and len(secret) == 64 and int(secret, 16)  # 256 random bits, as hex
-    assert pseudonym_secret(local=True)[0] == secret  # made once, then kept
+    key = pseudonym_key(str(tmp_path / "lake"))
+    assert key.is_local and len(key.value) == 64 and int(key.value, 16)  # 256 random bits, as hex
+    assert pseudonym_key(str(tmp_path / "other-lake")) == key  # made once, then kept
+    assert "value" not in repr(key) or key.value.decode() not in repr(key)  # never printed
 
 
 def test_the_local_key_is_made_at_random_owner_only_in_the_users_config(monkeypatch, tmp_path):
@@ -50,7 +48,7 @@ def test_a_local_key_others_can_read_is_refused(monkeypatch, tmp_path):
 def test_a_local_key_inside_the_lake_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "lake" / "key"))
     with pytest.raises(MissingSecretError, match="lies inside the lake"):
-        pseudonym_secret(local=True, lake=str(tmp_path / "lake"))
+        pseudonym_key(str(tmp_path / "lake"))
     assert not (tmp_path / "lake" / "key").exists()
 
 
@@ -100,12 +98,13 @@ def test_every_known_secret_and_any_url_password_is_masked():
 
 
 @pytest.mark.parametrize("source", ["environment", "prefect block"])
-def test_the_secret_comes_from_the_environment_or_the_flow(monkeypatch, source):
+def test_the_secret_comes_from_the_environment_or_the_prefect_block(monkeypatch, source):
     if source == "environment":
         monkeypatch.setenv(SECRET_ENV, "s3cret")
-    else:
-        provide("s3cret")
-    assert pseudonym_secret(local=False) == (b"s3cret", False)
+    else:  # read inside a flow run (tests/flows/test_stedi_run_sample.py saves a real block)
+        monkeypatch.setattr(secrets, "_in_a_flow_run", lambda: True)
+        monkeypatch.setattr(secrets, "load_from_prefect", lambda name=secrets.SECRET_BLOCK: "s3cret")
+    assert pseudonym_key("s3://bucket/lake") == PseudonymKey(b"s3cret", is_local=False)
 
 
 def glue_argv(secret_id: str) -> list[str]:
@@ -132,12 +131,12 @@ def test_a_glue_job_run_reads_the_secret_named_by_its_job_from_secrets_manager(a
 
     boto3.client("secretsmanager").create_secret(Name="stedi/pseudonym-key", SecretString="from-secrets-manager")
     seen = []
-    job_main("gold", lambda session, args: seen.append(pseudonym_secret(local=False)), glue_argv("stedi/pseudonym-key"))
-    assert seen == [(b"from-secrets-manager", False)]
+    job_main("gold", lambda session, args, key: seen.append(key), glue_argv("stedi/pseudonym-key"))
+    assert seen == [PseudonymKey(b"from-secrets-manager", is_local=False)]
 
 
 def test_a_missing_secrets_manager_secret_is_named(aws, spark):
     from stedi.jobs.common import job_main
 
     with pytest.raises(MissingSecretError, match="'stedi/missing' does not exist"):
-        job_main("gold", lambda session, args: None, glue_argv("stedi/missing"))
+        job_main("gold", lambda session, args, key: None, glue_argv("stedi/missing"))

@@ -1,0 +1,1 @@
+copy {staging} from '{files}' (format parquet)

@@ -1,0 +1,1 @@
+create temp table {staging} as select * from {target} limit 0

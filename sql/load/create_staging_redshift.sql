@@ -1,0 +1,1 @@
+create temp table {staging} (like {target})
