@@ -35,6 +35,7 @@ PACKAGED = (
     "stedi/rules.py",
     "stedi/sources.py",
     "stedi/pii.py",
+    "stedi/report.py",
     "stedi/text.py",
 )
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: `make test-spark35` runs the job tests on the same Spark

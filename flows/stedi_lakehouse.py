@@ -13,6 +13,7 @@ from stedi import run_log
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
 from stedi.lake import prune_runs
+from stedi.report import JobReport, RunSummary, WarehouseLoad
 from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
 from stedi.settings import Settings, SettingsError, taking_run_parameters
 from stedi.summary import RunFailed, build_summary
@@ -25,7 +26,7 @@ from tasks.warehouse import check_warehouse, load_warehouse
 
 @flow(name="stedi-lakehouse", log_prints=True)
 @taking_run_parameters
-def stedi_lakehouse(**parameters: Any) -> dict[str, Any]:
+def stedi_lakehouse(**parameters: Any) -> RunSummary:
     """Run the lakehouse on one landing snapshot and load the warehouse; returns the run summary.
 
     Its parameters are the run settings (stedi/settings.py, Settings), each None by default: then
@@ -70,10 +71,10 @@ def prune_reports(settings: Settings, run_id: str) -> None:
         )
 
 
-def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
+def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
     """Bronze, silver, gold, the warehouse and the summary, for one run holding the lake."""
     run_id = args.run_id
-    reports: dict[str, dict[str, Any]] = {}
+    reports: dict[str, JobReport] = {}
     loaded = None
     try:
         if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
@@ -83,8 +84,8 @@ def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
         reports["silver"] = silver = curate_silver(args, settings.runner)
         account_records(run_id, settings.consent_policy, bronze, silver)
         reports["gold"] = gold = build_gold(args, settings.runner)
-        expected_rows = {name.removeprefix("gold."): t["rows"] for name, t in gold["tables"].items()}
-        expected_rows["machine_learning_training_set"] = silver["tables"]["machine_learning_curated"]["rows"]
+        expected_rows = {table.name: table.rows for table in gold.tables}
+        expected_rows["machine_learning_training_set"] = silver.table("machine_learning_curated").rows
         if settings.loads_warehouse:
             loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
     except Exception as error:
@@ -96,8 +97,8 @@ def run_zones(args: JobArgs, settings: Settings) -> dict[str, Any]:
 
 
 def report_failure(
-    run_id: str, settings: Settings, reports: dict[str, dict[str, Any]], loaded: dict[str, Any] | None, error: Exception
-) -> dict[str, Any]:
+    run_id: str, settings: Settings, reports: dict[str, JobReport], loaded: WarehouseLoad | None, error: Exception
+) -> RunSummary:
     """The failed run's summary, published as the artifacts; reporting never hides the run's own error:
     what fails while reporting (the lake unreachable too) is added to the summary, not raised."""
     try:
@@ -112,9 +113,9 @@ def report_failure(
             loaded,
             error=one_line(error),
         )
-        summary["warnings"].append(f"the summary was not written to the lake: {one_line(reporting)}")
+        summary.warnings.append(f"the summary was not written to the lake: {one_line(reporting)}")
     try:
         publish_run_report(summary)
     except Exception as reporting:
-        summary["warnings"].append(f"the run report was not published to Prefect: {one_line(reporting)}")
+        summary.warnings.append(f"the run report was not published to Prefect: {one_line(reporting)}")
     return summary

@@ -339,21 +339,21 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 api.keep_flow_runs(stedi_lakehouse.name, settings.keep_runs)
             summary = stedi_lakehouse(**settings.as_parameters())
     except RunFailed as failure:  # the flow run logged the traceback; the user gets the figures and one line
-        failure.summary["log"] = str(log.folder)
+        failure.summary.log = str(log.folder)
         if args.verbosity != "quiet":
             print(redact(render(failure.summary)))
         _fail(log, f"stedi run: failed: {failure}")
-        _write_summary(args.summary, failure.summary)
+        _write_summary(args.summary, failure.summary.to_json())
         return EXIT_FAILED
     except Exception as error:  # failed before the run began (its settings, the lake's lock, the warehouse)
         log.record(error)
         _write_summary(args.summary, {"status": "failed", "error": one_line(error), "log": str(log.folder)})
         _fail(log, f"stedi run: failed: {one_line(error)}")
         return EXIT_FAILED
-    summary["log"] = str(log.folder)
+    summary.log = str(log.folder)
     if args.verbosity != "quiet":
         print(redact(render(summary)))
-    return 0 if _write_summary(args.summary, summary) else EXIT_FAILED
+    return 0 if _write_summary(args.summary, summary.to_json()) else EXIT_FAILED
 
 
 def _fail(log: Any, line: str) -> None:

@@ -119,7 +119,7 @@ def _landing(landing: str) -> Iterator[Check]:
         found = inspect_source(folder)
         detail = f"{name}: {len(found.read):,} file{'' if len(found.read) == 1 else 's'} to read in {folder}"
         if found.quarantined:
-            detail += f"; would quarantine {len(found.quarantined)} ({format_counts(found.report()['quarantined'])})"
+            detail += f"; would quarantine {len(found.quarantined)} ({format_counts(found.report().quarantined)})"
         if found.skipped:
             detail += f"; would skip {len(found.skipped)}"
         if found.quarantined:

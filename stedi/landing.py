@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 from urllib.parse import urlparse
 
+from stedi.report import Files
 from stedi.rules import (
     CORRUPT_GZIP,
     GZIP_WITHOUT_SUFFIX,
@@ -95,19 +96,19 @@ class SourceFiles:
     def paths(self) -> list[str]:
         return [f.path for f in self.read]
 
-    def report(self) -> dict[str, Any]:
-        """The run report's `files` figures: every file delivered (`landing`, counted as the walk met it) is
-        read or quarantined, which the run's accounting checks (skipped entries are not landing files)."""
+    def report(self) -> Files:
+        """The run report's figures: every file delivered (`landing`, counted as the walk met it) is read or
+        quarantined, which the run's accounting checks (skipped entries are not landing files)."""
         by_rule: dict[str, int] = {}
         for problem in self.quarantined:
             by_rule[problem.rule] = by_rule.get(problem.rule, 0) + 1
-        return {
-            "landing": self.delivered,
-            "read": len(self.read),
-            "quarantined": dict(sorted(by_rule.items())),
-            "quarantined_files": [asdict(q) for q in self.quarantined],
-            "skipped": [asdict(s) for s in self.skipped],
-        }
+        return Files(
+            landing=self.delivered,
+            read=len(self.read),
+            quarantined=dict(sorted(by_rule.items())),
+            quarantined_files=[asdict(q) for q in self.quarantined],
+            skipped=[asdict(s) for s in self.skipped],
+        )
 
 
 def inspect_source(folder: str) -> SourceFiles:

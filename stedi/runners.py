@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from stedi import lake
 from stedi.jobs.common import JobArgs
+from stedi.report import JobReport
 
 logger = logging.getLogger(__name__)
 
@@ -21,20 +22,19 @@ GRACE_MINUTES = 5  # past the job's own timeout, after which Glue itself ends th
 
 
 class Runner(Protocol):
-    def run(self, job: str, args: JobArgs) -> dict[str, Any]:
+    def run(self, job: str, args: JobArgs) -> JobReport:
         """Run `job` to completion and return the run report it wrote."""
 
 
 class LocalRunner:
     """Runs jobs in-process on the one SparkSession of the run."""
 
-    def run(self, job: str, args: JobArgs) -> dict[str, Any]:
+    def run(self, job: str, args: JobArgs) -> JobReport:
         from stedi.local_session import get_session
         from stedi.secrets import pseudonym_key
 
         module = import_module(f"stedi.jobs.{job}")
-        module.run(get_session(), args, pseudonym_key(args.lake))
-        return lake.read_json(lake.report_path(args.lake, args.run_id, job))
+        return module.run(get_session(), args, pseudonym_key(args.lake))
 
 
 def glue_job_name(job_prefix: str, job: str) -> str:
@@ -80,11 +80,11 @@ class GlueRunner:
             poll_s=float(os.environ.get("STEDI_GLUE_POLL_SECONDS", 15)),
         )
 
-    def run(self, job: str, args: JobArgs) -> dict[str, Any]:
+    def run(self, job: str, args: JobArgs) -> JobReport:
         name = glue_job_name(self.job_prefix, job)
         run_id = self.start_or_attach(name, args)
         self.wait(name, run_id)
-        return lake.read_json(lake.report_path(args.lake, args.run_id, job))
+        return JobReport.from_json(lake.read_json(lake.report_path(args.lake, args.run_id, job)))
 
     def start_or_attach(self, name: str, args: JobArgs) -> str:
         try:

@@ -222,7 +222,7 @@ def taking_run_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
             inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_optional(setting))
             for setting, _ in parameters()
         ],
-        return_annotation=dict[str, Any],
+        return_annotation=inspect.signature(function).return_annotation,
     )
     arguments = "".join(f"\n    {setting.name}: {parameter.help}" for setting, parameter in parameters())
     function.__signature__ = signature  # type: ignore[attr-defined]

@@ -1,14 +1,21 @@
-"""The run summary: figures from the jobs' run reports, the accounting identity, a printable table."""
+"""The run summary: built from the jobs' run reports (stedi/report.py), the accounting identity, the
+quarantine threshold, and the summary as tables for a terminal."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from stedi.report import (
+    ContractOutcome,
+    Files,
+    JobReport,
+    RunSummary,
+    SourceCounts,
+    WarehouseLoad,
+    ZoneState,
+)
 from stedi.rules import over_threshold
 from stedi.secrets import redact
+from stedi.sources import SOURCES
 from stedi.text import format_counts, format_table
-
-SOURCE_TABLES = ("customer", "accelerometer", "step_trainer")
 
 
 class AccountingError(RuntimeError):
@@ -19,15 +26,12 @@ class QuarantineThresholdError(RuntimeError):
     """A source's landing is broken beyond what a run may absorb: a bad export, not stray records."""
 
 
-def check_quarantine_share(bronze: dict[str, Any], threshold: float, quarantine: str = "<lake>/quarantine") -> None:
+def check_quarantine_share(bronze: JobReport, threshold: float, quarantine: str = "<lake>/quarantine") -> None:
     """Fail when any source quarantined more than `threshold` (a fraction) of its landing files or records."""
     over = []
-    for name, source in bronze["sources"].items():
-        files = source.get("files", {})
-        measures = [
-            ("records", source["landing"], source["quarantined"]),
-            ("files", files.get("landing", 0), files.get("quarantined", {})),
-        ]
+    for name, source in bronze.sources.items():
+        files = source.files or Files()
+        measures = [("records", source.landing or 0, source.quarantined), ("files", files.landing, files.quarantined)]
         for what, landing, by_rule in measures:
             quarantined = sum(by_rule.values())
             if over_threshold(quarantined, landing, threshold):
@@ -42,97 +46,64 @@ def check_quarantine_share(bronze: dict[str, Any], threshold: float, quarantine:
 class RunFailed(RuntimeError):
     """A run failed; `summary` holds every figure measured before the failure, and the error."""
 
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: RunSummary) -> None:
         self.summary = summary
-        super().__init__(summary["error"])
+        super().__init__(summary.error)
 
 
 def build_summary(
     run_id: str,
     consent_policy: str,
-    bronze: dict[str, Any] | None,
-    silver: dict[str, Any] | None = None,
-    gold: dict[str, Any] | None = None,
-    warehouse: dict[str, Any] | None = None,
-    zones: dict[str, dict[str, Any]] | None = None,
+    bronze: JobReport | None,
+    silver: JobReport | None = None,
+    gold: JobReport | None = None,
+    warehouse: WarehouseLoad | None = None,
+    zones: dict[str, ZoneState] | None = None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The run summary from the jobs' run reports (and the warehouse load, once it ran).
 
     A failed run (`error`) has the reports of the jobs that finished: a figure that was never measured
     is None (`accepted` before silver ran), never a guess.
     """
-    summary: dict[str, Any] = {
-        "status": "failed" if error else "succeeded",
-        "run_id": run_id,
-        "consent_policy": consent_policy,
-    }
-    if error:
-        summary["error"] = redact(error)
-    summary |= {"tables": {}, "sources": {}, "contracts": {}, "warnings": []}
+    summary = RunSummary("failed" if error else "succeeded", run_id, consent_policy, redact(error) if error else None)
     if bronze is not None:
-        summary["sources"] = {name: _source(name, bronze, silver) for name in SOURCE_TABLES}
-        summary["tables"] = {f"{name}_landing": bronze["tables"][f"{name}_landing"] for name in SOURCE_TABLES}
-        summary["warnings"] = [w for name in SOURCE_TABLES for w in bronze["sources"][name].get("warnings", [])]
-    if silver is not None:
-        summary["tables"] |= silver["tables"]
-        summary["contracts"] = {
-            table: {"passed": c["passed"], "checks": len(c["checks"])}
-            for table, c in silver.get("contracts", {}).items()
+        summary.sources = {
+            name: bronze.sources[name].then(silver.sources[name] if silver is not None else None) for name in SOURCES
         }
+        summary.tables = [t for t in bronze.tables if t.zone == "landing"]
+        summary.warnings = [w for name in SOURCES for w in bronze.sources[name].warnings]
+    if silver is not None:
+        summary.tables += silver.tables
+        summary.contracts = {c.table: ContractOutcome(c.passed, len(c.checks)) for c in silver.contracts}
     if gold is not None:
-        summary["tables"] |= gold["tables"]
-        summary["warnings"] += gold.get("warnings", [])
-    if zones is not None:
-        summary["zones"] = zones
+        summary.tables += gold.tables
+        summary.warnings += gold.warnings
+    summary.zones = zones
     if warehouse is not None:
-        summary["warehouse"] = {"url": warehouse["url"], "tables": warehouse["tables"]}
-        summary["warnings"] += [
+        summary.warehouse = warehouse
+        summary.warnings += [
             f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
-            for name in warehouse.get("recreated", [])
+            for name in warehouse.recreated
         ]
-    summary["warnings"] = [redact(warning) for warning in summary["warnings"]]
+    summary.warnings = [redact(warning) for warning in summary.warnings]
     return summary
 
 
-def _source(name: str, bronze: dict[str, Any], silver: dict[str, Any] | None) -> dict[str, Any]:
-    """One source's figures: bronze counts landing, quarantined and duplicate records; silver the rest."""
-    ingested = bronze["sources"][name]
-    curated = silver["sources"][name] if silver is not None else {"accepted": None, "filtered": {}}
-    files = ingested.get("files", {})
-    return {
-        "files": {key: files[key] for key in ("landing", "read", "quarantined") if key in files},
-        "quarantined_files": files.get("quarantined_files", []),
-        "skipped": files.get("skipped", []),
-        "landing": ingested["landing"],
-        "accepted": curated["accepted"],
-        "filtered": dict(sorted((ingested.get("filtered", {}) | curated["filtered"]).items())),
-        "quarantined": dict(sorted(ingested["quarantined"].items())),
-        "flagged": ingested.get("flagged", {}),
-        "extra_fields": ingested.get("extra_fields", {}),
-    }
-
-
-def accounting(source: dict[str, Any]) -> dict[str, Any]:
+def accounting(source: SourceCounts) -> dict[str, object]:
     """The figures of the accounting identity for one source."""
-    return {key: source[key] for key in ("landing", "accepted", "filtered", "quarantined")}
+    return source.accounting()
 
 
-def unaccounted(source: dict[str, Any]) -> int:
+def unaccounted(source: SourceCounts) -> int:
     """Landing records minus those accepted, filtered and quarantined: 0 when every record is accounted for."""
-    return (
-        source["landing"] - source["accepted"] - sum(source["filtered"].values()) - sum(source["quarantined"].values())
-    )
+    return source.unaccounted
 
 
-def unaccounted_files(source: dict[str, Any]) -> int:
-    """Landing files minus those read and those quarantined whole: 0 when every file is accounted for."""
-    files = source.get("files") or {"landing": 0, "read": 0, "quarantined": {}}
-    return files["landing"] - files["read"] - sum(files["quarantined"].values())
-
-
-def check_accounting(summary: dict[str, Any]) -> None:
-    gaps = {name: (unaccounted(source), unaccounted_files(source)) for name, source in summary["sources"].items()}
+def check_accounting(summary: RunSummary) -> None:
+    gaps = {
+        name: (source.unaccounted, (source.files or Files()).unaccounted) for name, source in summary.sources.items()
+    }
     broken = {name: gap for name, gap in gaps.items() if gap != (0, 0)}
     if broken:
         detail = ", ".join(
@@ -144,41 +115,38 @@ def check_accounting(summary: dict[str, Any]) -> None:
         raise AccountingError(f"landing != accepted + filtered + quarantined ({detail})")
 
 
-def render(summary: dict[str, Any]) -> str:
+def render(summary: RunSummary) -> str:
     """The summary as plain-text tables for a terminal."""
-    lines = [f"run {summary['run_id']}: {summary['status']} (consent policy: {summary.get('consent_policy')})", ""]
-    lines += format_table(["table", "rows"], [[name, f"{t['rows']:,}"] for name, t in summary["tables"].items()])
+    lines = [f"run {summary.run_id}: {summary.status} (consent policy: {summary.consent_policy})", ""]
+    lines += format_table(["table", "rows"], [[t.key, f"{t.rows:,}"] for t in summary.tables])
     lines.append("")
     rows = [
         [
             name,
-            describe_files(s.get("files")),
-            f"{s['landing']:,}",
-            _count(s["accepted"]),
-            format_counts(s["filtered"]),
-            format_counts(s["quarantined"]),
+            describe_files(s.files),
+            _count(s.landing),
+            _count(s.accepted),
+            format_counts(s.filtered),
+            format_counts(s.quarantined),
         ]
-        for name, s in summary["sources"].items()
+        for name, s in summary.sources.items()
     ]
     lines += format_table(["source", "files", "landing", "accepted", "filtered", "quarantined"], rows)
-    notes = [(name, "flagged (kept)", s.get("flagged", {})) for name, s in summary["sources"].items()]
-    notes += [
-        (name, "unknown fields (kept in bronze)", s.get("extra_fields", {})) for name, s in summary["sources"].items()
-    ]
+    notes = [(name, "flagged (kept)", s.flagged) for name, s in summary.sources.items()]
+    notes += [(name, "unknown fields (kept in bronze)", s.extra_fields) for name, s in summary.sources.items()]
     lines += [f"{name}: {what}: {format_counts(counts)}" for name, what, counts in notes if counts]
-    for name, s in summary["sources"].items():
+    for name, s in summary.sources.items():
+        files = s.files or Files()
         lines += _listed(
-            name,
-            "file quarantined",
-            [f"{q['path']}: {q['rule']} ({q['detail']})" for q in s.get("quarantined_files", [])],
+            name, "file quarantined", [f"{q['path']}: {q['rule']} ({q['detail']})" for q in files.quarantined_files]
         )
-        lines += _listed(name, "skipped", [f"{e['path']}: {e['reason']}" for e in s.get("skipped", [])])
-    if "warehouse" in summary:
-        lines += ["", f"warehouse {summary['warehouse']['url']}: all checks passed"]
-        lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary["warehouse"]["tables"].items()])
-    if summary["status"] != "succeeded":
-        lines += ["", *_zone_lines(summary.get("zones", {})), f"error: {summary.get('error')}"]
-    lines += [f"warning: {w}" for w in summary.get("warnings", [])]
+        lines += _listed(name, "skipped", [f"{e['path']}: {e['reason']}" for e in files.skipped])
+    if summary.warehouse is not None:
+        lines += ["", f"warehouse {summary.warehouse.url}: all checks passed"]
+        lines += format_table(["table", "rows"], [[n, f"{r:,}"] for n, r in summary.warehouse.tables.items()])
+    if summary.status != "succeeded":
+        lines += ["", *_zone_lines(summary.zones or {}), f"error: {summary.error}"]
+    lines += [f"warning: {w}" for w in summary.warnings]
     return "\n".join(lines)
 
 
@@ -192,28 +160,28 @@ def _listed(source: str, what: str, entries: list[str]) -> list[str]:
     return lines
 
 
-def describe_files(files: dict[str, Any] | None) -> str:
+def describe_files(files: Files | None) -> str:
     """`9`, or `9 (1 quarantined)` when files were quarantined whole; `-` before bronze measured them."""
-    if not files:
+    if files is None:
         return "-"
-    quarantined = sum(files["quarantined"].values())
-    return f"{files['landing']:,}" + (f" ({quarantined:,} quarantined)" if quarantined else "")
+    quarantined = sum(files.quarantined.values())
+    return f"{files.landing:,}" + (f" ({quarantined:,} quarantined)" if quarantined else "")
 
 
 def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _zone_lines(zones: dict[str, dict[str, Any]]) -> list[str]:
+def _zone_lines(zones: dict[str, ZoneState]) -> list[str]:
     """Which run's version each zone holds after a failed run: this run's, or an earlier one's."""
     return [
         f"zone {zone}: "
         + (
             "published by this run"
-            if z["this_run"]
-            else f"kept from run {z['run_id']}"
-            if z["run_id"]
+            if state.this_run
+            else f"kept from run {state.run_id}"
+            if state.run_id
             else "not published yet"
         )
-        for zone, z in zones.items()
+        for zone, state in zones.items()
     ]

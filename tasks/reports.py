@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from stedi.report import Files, RunSummary
 from stedi.summary import describe_files
 from stedi.text import format_counts
 
@@ -17,76 +16,68 @@ CONTRACTS_KEY = "stedi-contracts"
 SUMMARY_KEY = "stedi-run-summary"
 
 
-def _zone(table: str) -> str:
-    if table.endswith("_landing"):
-        return "landing"
-    return "gold" if table.startswith("gold.") else "silver"
-
-
 @task(name="publish_run_report", cache_policy=NO_CACHE)
-def publish_run_report(summary: dict[str, Any]) -> None:
+def publish_run_report(summary: RunSummary) -> None:
     """Publish rows per table, the accounting per source and the contract results as artifacts."""
-    rows = [
-        {"zone": _zone(t), "table": t.removeprefix("gold."), "rows": v["rows"]} for t, v in summary["tables"].items()
-    ]
-    rows += [
-        {"zone": "warehouse", "table": t, "rows": n} for t, n in summary.get("warehouse", {}).get("tables", {}).items()
-    ]
+    rows = [{"zone": t.zone, "table": t.name, "rows": t.rows} for t in summary.tables]
+    if summary.warehouse is not None:
+        rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.warehouse.tables.items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
         {
             "source": name,
-            "files": describe_files(s.get("files")),
-            "landing": s["landing"],
-            "accepted": "-" if s["accepted"] is None else s["accepted"],
-            "filtered": format_counts(s["filtered"], ": "),
-            "quarantined": format_counts(s["quarantined"], ": "),
-            "flagged (kept)": format_counts(s.get("flagged", {}), ": "),
-            "unknown fields": format_counts(s.get("extra_fields", {}), ": "),
+            "files": describe_files(s.files),
+            "landing": "-" if s.landing is None else s.landing,
+            "accepted": "-" if s.accepted is None else s.accepted,
+            "filtered": format_counts(s.filtered, ": "),
+            "quarantined": format_counts(s.quarantined, ": "),
+            "flagged (kept)": format_counts(s.flagged, ": "),
+            "unknown fields": format_counts(s.extra_fields, ": "),
         }
-        for name, s in summary["sources"].items()
+        for name, s in summary.sources.items()
     ]
     create_table_artifact(
         accounting,
         key=ACCOUNTING_KEY,
         description="Every landing file read or quarantined, every record accepted, filtered or quarantined",
     )
-    contracts = [
-        {"table": t, "passed": c["passed"], "checks": c["checks"]} for t, c in summary.get("contracts", {}).items()
-    ]
+    contracts = [{"table": t, "passed": c.passed, "checks": c.checks} for t, c in summary.contracts.items()]
     create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
-    warnings = "".join(f"\n- {w}" for w in summary.get("warnings", [])) or "\nnone"
-    sources = summary["sources"].values()
-    accepted = [s["accepted"] for s in sources if s["accepted"] is not None]
-    error = f"\n**Error:** `{summary['error']}`\n" if summary.get("error") else ""
+    create_markdown_artifact(key=SUMMARY_KEY, description="STEDI lakehouse run summary", markdown=_markdown(summary))
+
+
+def _markdown(summary: RunSummary) -> str:
+    sources = summary.sources.values()
+    accepted = [s.accepted for s in sources if s.accepted is not None]
+    training_set = summary.table("machine_learning_curated")
+    error = f"\n**Error:** `{summary.error}`\n" if summary.error else ""
     files = "".join(
         f"\n- {name}: `{q['path']}`: {q['rule']} ({q['detail']})"
-        for name, s in summary["sources"].items()
-        for q in s.get("quarantined_files", [])
+        for name, s in summary.sources.items()
+        for q in (s.files or Files()).quarantined_files
     )
     skipped = "".join(
         f"\n- {name}: `{e['path']}`: {e['reason']}"
-        for name, s in summary["sources"].items()
-        for e in s.get("skipped", [])
+        for name, s in summary.sources.items()
+        for e in (s.files or Files()).skipped
     )
     zones = "".join(
-        f"\n- {zone}: {'this run' if z['this_run'] else z['run_id'] or 'not published yet'}"
-        for zone, z in summary.get("zones", {}).items()
+        f"\n- {zone}: {'this run' if z.this_run else z.run_id or 'not published yet'}"
+        for zone, z in (summary.zones or {}).items()
     )
-    create_markdown_artifact(
-        key=SUMMARY_KEY,
-        description="STEDI lakehouse run summary",
-        markdown=f"""# STEDI lakehouse run `{summary["run_id"]}`: {summary["status"]}
+    warnings = "".join(f"\n- {w}" for w in summary.warnings) or "\nnone"
+    warehouse = summary.warehouse.url if summary.warehouse is not None else "-"
+    return f"""# STEDI lakehouse run `{summary.run_id}`: {summary.status}
 {error}
-Consent policy: **{summary["consent_policy"]}**. Warehouse: `{summary.get("warehouse", {}).get("url", "-")}`.
+Consent policy: **{summary.consent_policy}**. Warehouse: `{warehouse}`.
 
 | | |
 |---|---|
-| machine-learning training set | **{summary["tables"].get("machine_learning_curated", {}).get("rows", 0):,}** rows |
-| landing records | {sum(s["landing"] for s in sources):,} |
+| machine-learning training set | **{training_set.rows if training_set else 0:,}** rows |
+| landing records | {sum(s.landing or 0 for s in sources):,} |
 | accepted | {f"{sum(accepted):,}" if accepted else "-"} |
-| filtered (business rules, duplicates) | {sum(sum(s["filtered"].values()) for s in sources):,} |
-| quarantined | {sum(sum(s["quarantined"].values()) for s in sources):,} |
+| filtered (business rules, duplicates) | {sum(sum(s.filtered.values()) for s in sources):,} |
+| quarantined | {sum(sum(s.quarantined.values()) for s in sources):,} |
 
 Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/artifacts/key/{ACCOUNTING_KEY}),
 [data contracts](/artifacts/key/{CONTRACTS_KEY}).
@@ -98,5 +89,4 @@ Files quarantined whole:{files or chr(10) + "none"}
 Entries skipped in the landing:{skipped or chr(10) + "none"}
 
 Warnings:{warnings}
-""",
-    )
+"""

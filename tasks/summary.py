@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from stedi import lake
+from stedi.report import JobReport, RunSummary, WarehouseLoad, ZoneState
 from stedi.summary import build_summary, check_accounting, check_quarantine_share
 
 
 @task(name="check_quarantine", cache_policy=NO_CACHE)
-def check_quarantine(bronze: dict[str, Any], threshold: float, lake_root: str) -> None:
+def check_quarantine(bronze: JobReport, threshold: float, lake_root: str) -> None:
     """Fail the run when a source quarantined more than `threshold` of its landing files or records."""
     check_quarantine_share(bronze, threshold, lake.table_path(lake_root, "quarantine", "").rstrip("/"))
 
 
 @task(name="account_records", cache_policy=NO_CACHE)
-def account_records(run_id: str, consent_policy: str, bronze: dict[str, Any], silver: dict[str, Any]) -> None:
+def account_records(run_id: str, consent_policy: str, bronze: JobReport, silver: JobReport) -> None:
     """Fail the run when a landing record is neither accepted, filtered nor quarantined."""
     check_accounting(build_summary(run_id, consent_policy, bronze, silver))
 
@@ -28,16 +27,16 @@ def summarize_run(
     run_id: str,
     consent_policy: str,
     lake_root: str,
-    reports: dict[str, dict[str, Any]],
-    warehouse: dict[str, Any] | None,
+    reports: dict[str, JobReport],
+    warehouse: WarehouseLoad | None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Build the run summary from the jobs' reports, the warehouse load and the lake's zones; a failed run's
     from whatever was measured before it failed."""
     zones = {}
     for zone in lake.ZONES:
         holds = lake.zone_run_id(lake_root, zone)
-        zones[zone] = {"run_id": holds, "this_run": holds == run_id}
+        zones[zone] = ZoneState(holds, holds == run_id)
     summary = build_summary(
         run_id,
         consent_policy,
@@ -48,5 +47,5 @@ def summarize_run(
         zones,
         error,
     )
-    lake.write_json(lake.report_path(lake_root, run_id, "summary"), summary)
+    lake.write_json(lake.report_path(lake_root, run_id, "summary"), summary.to_json())
     return summary

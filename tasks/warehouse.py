@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from stedi.lake import is_local
+from stedi.report import WarehouseLoad
 from stedi.warehouse.backends import backend_for, is_transient
 from stedi.warehouse.catalog import load_catalog
 from stedi.warehouse.load import load_gold, verify_gold_layout
@@ -31,7 +30,7 @@ def check_warehouse(warehouse: str) -> None:
 @task(
     name="load_warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying
 )
-def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> dict[str, Any]:
+def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> WarehouseLoad:
     """COPY gold into staging tables and MERGE into the warehouse in one transaction, then check it.
 
     `expected_rows`: rows per gold table (and the training-set view) that the warehouse must hold after.
@@ -41,9 +40,4 @@ def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> 
     if is_local(lake):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
         verify_gold_layout(catalog, lake)
     loaded = load_gold(backend, lake, expected_rows, catalog)
-    return {
-        "url": backend.display_url,
-        "tables": loaded["tables"],
-        "checks": loaded["checks"],
-        "recreated": loaded["recreated"],
-    }
+    return WarehouseLoad(backend.display_url, loaded["tables"], loaded["checks"], loaded["recreated"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,6 +12,7 @@ from pyspark.sql import functions as F
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.landing import SourceFiles, inspect_landing, reader_path
+from stedi.report import JobReport, SourceCounts, TableRows
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
 from stedi.secrets import PseudonymKey
 from stedi.sources import SOURCES, Source
@@ -48,7 +48,7 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
         held = lake.count_rows(spark, lake.current_table_path(args.lake, "bronze", name))
         if held:
             files = found[name]
-            quarantined = format_counts(files.report()["quarantined"])
+            quarantined = format_counts(files.report().quarantined)
             what = f"readable landing files (quarantined: {quarantined})" if files.quarantined else "landing files"
             raise EmptySourceError(
                 f"{name}: no {what} in {files.folder}, but the lake holds {held:,} of its records from "
@@ -59,7 +59,7 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
 
 def ingest_source(
     spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone, quarantine: lake.Zone
-) -> dict[str, Any]:
+) -> SourceCounts:
     lines = lake.read_landing(spark, [reader_path(path) for path in files.paths])
     parsed = lines.transform(parse_landing(source, args.run_id, args.ingested_at_dt)).cache()
     try:
@@ -85,18 +85,18 @@ def ingest_source(
         parsed.unpersist()
     quarantined = by_rule | ({CONFLICTING_READING: measured["conflicting"]} if measured["conflicting"] else {})
     duplicates = valid - measured["distinct"]
-    return {
-        "files": files.report(),
-        "landing": landing,
-        "bronze": measured["distinct"] - measured["conflicting"],
-        "quarantined": quarantined,
-        "filtered": {DUPLICATE_RECORD: duplicates} if duplicates else {},
-        "flagged": {name: measured[name] for name in flags(source) if measured[name]},
-        "extra_fields": drift,
-        "warnings": []
+    return SourceCounts(
+        files=files.report(),
+        landing=landing,
+        bronze=measured["distinct"] - measured["conflicting"],
+        quarantined=dict(sorted(quarantined.items())),
+        filtered={DUPLICATE_RECORD: duplicates} if duplicates else {},
+        flagged={name: measured[name] for name in flags(source) if measured[name]},
+        extra_fields=drift,
+        warnings=[]
         if files.read
         else [f"no {'readable ' if files.quarantined else ''}landing files in {files.folder}"],
-    }
+    )
 
 
 def _measure(records: DataFrame, source: Source) -> dict[str, int]:
@@ -131,7 +131,7 @@ def write_quarantined_files(args: JobArgs, files: dict[str, SourceFiles], path: 
     lake.write_json_lines(path, rows)
 
 
-def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> JobReport:
     """Bronze from the landing; `key` is not needed: bronze keeps the landing's emails (a PII zone)."""
     started = time.monotonic()
     files = landing_files(spark, args)
@@ -146,9 +146,9 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     write_quarantined_files(args, files, quarantine.path(QUARANTINED_FILES_TABLE))
     bronze.publish()
     quarantine.publish()
-    tables = {f"{name}_landing": {"rows": s["landing"]} for name, s in sources.items()}
-    tables |= {f"bronze.{name}": {"rows": s["bronze"]} for name, s in sources.items()}
-    return write_report(args, JOB, started, {"sources": sources, "tables": tables})
+    tables = [TableRows("landing", f"{name}_landing", s.landing) for name, s in sources.items()]
+    tables += [TableRows("bronze", name, s.bronze) for name, s in sources.items()]
+    return write_report(args, JOB, started, tables=tables, sources=sources)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
 from stedi import lake, secrets
+from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.spark import configure
 
 
@@ -68,15 +68,23 @@ def reason_counts(df: DataFrame, column: str) -> dict[str, int]:
     return {row[column]: row["count"] for row in rows if row[column] is not None}
 
 
-def write_report(args: JobArgs, job: str, started: float, report: dict[str, Any]) -> dict[str, Any]:
+def write_report(
+    args: JobArgs,
+    job: str,
+    started: float,
+    tables: list[TableRows],
+    sources: dict[str, SourceCounts] | None = None,
+    contracts: list[Contract] | None = None,
+    warnings: list[str] | None = None,
+) -> JobReport:
     """Write the job's run report beside its output; `started` is the job's `time.monotonic()` at start."""
-    elapsed = round(time.monotonic() - started, 2)
-    report = {"job": job, "run_id": args.run_id, "args": args.as_dict(), "elapsed_seconds": elapsed, **report}
-    lake.write_json(lake.report_path(args.lake, args.run_id, job), report)
+    report = JobReport(job, args.run_id, args.as_dict(), round(time.monotonic() - started, 2), tables,
+                       sources or {}, contracts or [], warnings or [])  # fmt: skip
+    lake.write_json(lake.report_path(args.lake, args.run_id, job), report.to_json())
     return report
 
 
-Job = Callable[[SparkSession, "JobArgs", "secrets.PseudonymKey | None"], dict[str, Any]]
+Job = Callable[[SparkSession, "JobArgs", "secrets.PseudonymKey | None"], JobReport]
 
 
 def job_main(job: str, run: Job, argv: Sequence[str] | None) -> int:

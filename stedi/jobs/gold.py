@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
 from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
+from stedi.report import JobReport, TableRows
 from stedi.secrets import SECRET_BLOCK, SECRET_ENV, PseudonymKey, local_key_file, pseudonym_key
 from stedi.transforms import gold
 from stedi.transforms.pseudonyms import keyed_hash
@@ -36,7 +36,7 @@ def build_tables(
     }
 
 
-def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> JobReport:
     """Gold from the lake's current silver; `key` pseudonymises the customers (default: the run's key as
     stedi/secrets.py finds it)."""
     started = time.monotonic()
@@ -60,7 +60,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gold") as pool:
         rows = dict(zip(built, pool.map(write, built, built.values()), strict=True))
     zone.publish()
-    tables = {f"gold.{name}": {"rows": count} for name, count in rows.items()}
+    tables = [TableRows("gold", name, count) for name, count in rows.items()]
     warnings = (
         [
             f"customer keys use this machine's own key ({local_key_file()}): another machine's gives other "
@@ -69,7 +69,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         if key.is_local
         else []
     )
-    return write_report(args, JOB, started, {"tables": tables, "warnings": warnings})
+    return write_report(args, JOB, started, tables=tables, warnings=warnings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

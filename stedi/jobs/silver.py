@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -13,6 +12,7 @@ from schemas.enforce import enforce_contract
 from schemas.silver import CONTRACTS
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.secrets import PseudonymKey, pseudonym_key
 from stedi.sources import SOURCES
 from stedi.transforms.bronze import bronze_schema
@@ -57,7 +57,7 @@ class _Publisher:
         return lake.read_table(self.spark, path, df.schema)
 
 
-def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> dict[str, Any]:
+def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> JobReport:
     """Silver from the lake's current bronze; `key` pseudonymises the training set (default: the run's
     key as stedi/secrets.py finds it)."""
     started = time.monotonic()
@@ -100,13 +100,13 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         frame.unpersist()
     zone.publish()
     sources = {
-        name: {"accepted": publish.rows[table], "filtered": filtered[name]} for name, table in TRUSTED_TABLE.items()
+        name: SourceCounts(accepted=publish.rows[table], filtered=filtered[name])
+        for name, table in TRUSTED_TABLE.items()
     }
     # In the contracts' order, whichever thread published first
-    tables = {table: {"rows": publish.rows[table]} for table in CONTRACTS}
-    contracts = {table: publish.contracts[table] for table in CONTRACTS}
-    report = {"sources": sources, "tables": tables, "contracts": contracts, "consent_policy": args.consent_policy}
-    return write_report(args, JOB, started, report)
+    tables = [TableRows("silver", table, publish.rows[table]) for table in CONTRACTS]
+    contracts = [Contract(**publish.contracts[table]) for table in CONTRACTS]
+    return write_report(args, JOB, started, tables=tables, sources=sources, contracts=contracts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,8 +27,8 @@ import pytest
 from stedi import lake
 from stedi.settings import SAMPLE_LANDING
 from stedi.sources import SOURCES
-from stedi.summary import check_accounting
 from tests.conftest import stedi_run
+from tests.reports import check_accounting
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 
 from stedi.generate import generate
 from stedi.rules import CONSENT_POLICIES
-from stedi.summary import accounting, unaccounted
 from tests.conftest import stedi_run
+from tests.reports import accounting, unaccounted
 
 pytestmark = pytest.mark.integration
 

@@ -48,7 +48,7 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
         return_state=True,
     )
     assert state.is_completed()
-    summary = state.result()
+    summary = state.result().to_json()  # as the summary's JSON has it
 
     by_key = artifacts_of(state.state_details.flow_run_id)
     assert set(by_key) == {ROWS_KEY, ACCOUNTING_KEY, CONTRACTS_KEY, SUMMARY_KEY}
@@ -215,7 +215,7 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(
     state = run_on_glue(glue_deployed, monkeypatch)
 
     assert state.is_completed(), state.message
-    summary = state.result()
+    summary = state.result().to_json()  # as the summary's JSON has it
     flow_run_id = str(state.state_details.flow_run_id)
     assert summary["run_id"] == flow_run_id
     assert summary["tables"] == local["tables"] and summary["sources"] == local["sources"]
@@ -243,7 +243,8 @@ def test_the_glue_flow_fails_with_the_job_run_s_error_and_starts_nothing_after_i
     ) as failure:
         state.result()
     # what bronze measured is in the failed run's summary
-    assert failure.value.summary["status"] == "failed"
-    assert failure.value.summary["sources"]["accelerometer"]["landing"] == 81_273
+    failed = failure.value.summary.to_json()
+    assert failed["status"] == "failed"
+    assert failed["sources"]["accelerometer"]["landing"] == 81_273
     assert len(glue_deployed.glue.get_job_runs(JobName="stedi-silver")["JobRuns"]) == 1  # a failed job is not retried
     assert glue_deployed.glue.get_job_runs(JobName="stedi-gold")["JobRuns"] == []

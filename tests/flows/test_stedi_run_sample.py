@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from stedi.summary import accounting, unaccounted
+from tests.reports import accounting, unaccounted
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from schemas.silver import EMAIL, SERIAL
 from stedi.generate import BROKEN_KINDS, CONFLICTING_READING, SOURCE_NAMES, add_parser, generate, run_command
 from stedi.rules import CONSENT_POLICIES, MALFORMED_JSON, PLAUSIBLE_READINGS_FROM, VALUE_RULES
 from stedi.sources import SOURCES
-from stedi.summary import unaccounted
+from tests.reports import unaccounted
 
 READINGS_FROM_MS = int(datetime(PLAUSIBLE_READINGS_FROM.year, 1, 1, tzinfo=UTC).timestamp() * 1000)
 FILTER_REASONS = {

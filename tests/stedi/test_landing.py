@@ -103,7 +103,7 @@ def test_a_file_that_cannot_be_read_as_json_lines_is_quarantined_with_its_rule(t
     assert names(found.paths, tmp_path) == ["good.json"]
     assert [(os.path.basename(q.path), q.rule, q.size) for q in found.quarantined] == [(name, rule, len(data))]
     assert found.quarantined[0].detail  # says what is wrong, in words
-    assert found.report()["quarantined"] == {rule: 1} and found.report()["landing"] == 2
+    assert found.report().quarantined == {rule: 1} and found.report().landing == 2
 
 
 @pytest.mark.parametrize(

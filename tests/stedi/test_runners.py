@@ -29,7 +29,7 @@ def runner(aws, **options) -> GlueRunner:
 
 def test_a_job_run_to_completion_returns_the_report_the_job_wrote(glue_deployed):
     glue_deployed.stand_in.writes_report("stedi-bronze", "bronze", REPORT)
-    report = runner(glue_deployed).run("bronze", job_args(glue_deployed))
+    report = runner(glue_deployed).run("bronze", job_args(glue_deployed)).to_json()
     assert report["tables"] == REPORT["tables"] and report["run_id"] == "flow-run-1"
     (job_run,) = glue_deployed.glue.get_job_runs(JobName="stedi-bronze")["JobRuns"]
     assert job_run["Arguments"]["--run-id"] == "flow-run-1"
