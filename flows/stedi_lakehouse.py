@@ -79,11 +79,11 @@ def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
     try:
         if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
             check_warehouse(settings.warehouse)
-        reports["bronze"] = bronze = ingest_landing(args, settings.runner)
+        reports["bronze"] = bronze = ingest_landing(args, settings.runner, settings.engine)
         check_quarantine(bronze, settings.quarantine_threshold, settings.lake)
-        reports["silver"] = silver = curate_silver(args, settings.runner)
+        reports["silver"] = silver = curate_silver(args, settings.runner, settings.engine)
         account_records(run_id, settings.consent_policy, bronze, silver)
-        reports["gold"] = gold = build_gold(args, settings.runner)
+        reports["gold"] = gold = build_gold(args, settings.runner, settings.engine)
         expected_rows = {table.name: table.rows for table in gold.tables}
         expected_rows["machine_learning_training_set"] = silver.table("machine_learning_curated").rows
         if settings.loads_warehouse:
@@ -92,7 +92,7 @@ def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
         # Every figure measured before the failure is reported, with the error, before the run fails.
         raise RunFailed(report_failure(run_id, settings, reports, loaded, error)) from error
     summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded)
-    publish_run_report(summary)
+    publish_run_report(summary, settings.lake)
     return summary
 
 
@@ -115,7 +115,7 @@ def report_failure(
         )
         summary.warnings.append(f"the summary was not written to the lake: {one_line(reporting)}")
     try:
-        publish_run_report(summary)
+        publish_run_report(summary, settings.lake)
     except Exception as reporting:
         summary.warnings.append(f"the run report was not published to Prefect: {one_line(reporting)}")
     return summary

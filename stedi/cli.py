@@ -39,7 +39,7 @@ def version() -> str:
             return "not installed"
 
     return (
-        f"stedi {of('stedi-lakehouse')} (pyspark {of('pyspark')}, prefect {of('prefect')}, "
+        f"stedi {of('stedi-lakehouse')} (pyspark {of('pyspark')}, pysail {of('pysail')}, prefect {of('prefect')}, "
         f"Python {platform.python_version()})"
     )
 
@@ -318,7 +318,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from stedi.spark import JavaMissingError, JvmLog, require_java
 
     try:
-        require_java()
+        if settings.engine == "spark":
+            require_java()
         log = run_log.new_run_log(settings.lake, args.verbosity)
     except JavaMissingError as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
@@ -326,13 +327,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(
             EXIT_USAGE, f"stedi run: error: cannot write in the lake {settings.lake}: {error.strerror or error}\n"
         )
-    # Three start-ups overlap: the JVM, Prefect's API and the flow's imports.
-    start_session_in_background(jvm_log=JvmLog(log.spark, log.spark_console_level))
+    # Three start-ups overlap: the engine's, Prefect's API and the flow's imports.
+    start_session_in_background(settings.engine, jvm_log=JvmLog(log.spark, log.spark_console_level))
     api = start_temporary_api(log.prefect_api)
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed, render
 
-    run_log.configure(log)
+    run_log.configure(log, temporary_api=api is not None)
     try:
         with api.serving() if api is not None else contextlib.nullcontext():
             if api is not None:

@@ -18,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from stedi.settings import DEFAULT_ENGINE
+
 Status = Literal["ok", "warn", "FAIL"]
 
 
@@ -46,7 +48,7 @@ def run_checks(options: dict[str, Any], quiet: bool = False) -> int:
 
 def checks(options: dict[str, Any]) -> Iterator[Check]:
     yield _python()
-    yield _java()
+    yield _java(options.get("engine") or os.environ.get("STEDI_ENGINE") or DEFAULT_ENGINE)
     yield from _packages()
     settings = None
     try:
@@ -74,12 +76,15 @@ def _python() -> Check:
     return Check("ok", "python", found)
 
 
-def _java() -> Check:
+def _java(engine: str) -> Check:
+    """Java is needed by the spark engine only (and by the Spark 3.5 tests)."""
     from stedi.spark import JVM_ARCHIVE, JavaMissingError, require_java
 
     try:
         require_java()
     except JavaMissingError as error:
+        if engine != "spark":
+            return Check("warn", "java", f"not found: needed for --engine spark only (this run: {engine})", str(error))
         return Check("FAIL", "java", "not found", str(error))
     java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else shutil.which("java")
     printed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr.splitlines()
@@ -95,7 +100,7 @@ def _java() -> Check:
 
 
 def _packages() -> Iterator[Check]:
-    for package in ("pyspark", "prefect", "pandera", "duckdb", "psycopg", "redshift-connector", "boto3"):
+    for package in ("pyspark", "pysail", "prefect", "pandera", "duckdb", "psycopg", "redshift-connector", "boto3"):
         try:
             yield Check("ok", "package", f"{package} {version(package)}")
         except PackageNotFoundError:

@@ -7,20 +7,24 @@ reader never sees a half-written table, nor a zone whose tables come from differ
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
+import string
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from stedi.landing import SourceFiles, read_text, reader_path
 
 REPORTS_DIR = "_reports"  # <lake>/_reports/<run_id>/: each job's run report and the run summary
 
@@ -49,12 +53,53 @@ def report_path(lake: str, run_id: str, job: str) -> str:
     return join(lake, REPORTS_DIR, run_id, f"{job}.json")
 
 
-def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Landing lines of `files` (stedi/landing.py: reader paths of the files it found readable) with the file
-    each came from; empty when there are none."""
+def read_landing(spark: SparkSession, files: SourceFiles) -> DataFrame:
+    """Landing lines of the files stedi/landing.py found readable, with the file each came from."""
+    lines = [_read_text(spark, [f.path for f in files.read if f.utf8])]
+    lines += [
+        spark.createDataFrame([(line, _as_spark_names(path)) for line in read_text(path)], _LINES)
+        for path in files.not_utf8
+    ]
+    return functools.reduce(DataFrame.unionAll, lines)
+
+
+_LINES = "value string, _source_file string"
+_URI_PATH = set(string.ascii_letters + string.digits + "/!$&'()*+,;=:@-._~")
+
+
+def _read_text(spark: SparkSession, files: list[str]) -> DataFrame:
     if not files:
-        return spark.createDataFrame([], "value string, _source_file string")
-    return spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+        return spark.createDataFrame([], _LINES)
+    if not _through_spark_connect(spark):
+        return spark.read.text([reader_path(f) for f in files]).select(
+            F.col("value"), F.col("_metadata.file_path").alias("_source_file")
+        )
+    # A Spark Connect server may lack Spark's file metadata column and Hadoop's glob escapes (Sail 0.7
+    # does): one read per file, named as Spark names it, so that the lineage is the same on every engine.
+    per_file = [
+        spark.read.text(_as_glob_literal(f)).select(F.col("value"), F.lit(_as_spark_names(f)).alias("_source_file"))
+        for f in files
+    ]
+    return functools.reduce(DataFrame.unionAll, per_file)
+
+
+def _through_spark_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _as_glob_literal(path: str) -> str:
+    """`path` as a glob that names only itself, for readers that take no backslash escapes (Sail's)."""
+    return "".join(f"[{c}]" if c in "[{}*?" else c for c in path)
+
+
+def _as_spark_names(path: str) -> str:
+    """A file's path as Spark's `_metadata.file_path` gives it: for a local file `file:/abs/path`, each
+    ASCII character a URI path may not hold percent-encoded, as java.net.URI does (`c[1].json` is
+    `c%5B1%5D.json`)."""
+    if not is_local(path):
+        return path
+    absolute = os.path.abspath(_local(path))
+    return "file:" + "".join(c if c in _URI_PATH or ord(c) > 127 else quote(c) for c in absolute)
 
 
 def read_table(spark: SparkSession, path: str, schema: T.StructType | None = None) -> DataFrame:
@@ -80,8 +125,54 @@ def write_table(
     A failing check raises; the zone version holding the table is then never published.
     """
     df.write.mode("overwrite").format(fmt).save(path)
+    _ensure_table(df, path, fmt)
     if check is not None:
         check(df.sparkSession.read.schema(df.schema).format(fmt).load(path))
+
+
+def stage(df: DataFrame, path: str) -> DataFrame:
+    """`df` computed once: written as Parquet to `path` (a Zone.scratch folder) and read back.
+
+    Where a frame feeds several Spark jobs (counts, then two tables), this is the engine-neutral
+    form of `cache()`: Spark Connect servers such as Sail do not cache, and recompute the whole plan
+    for each job instead.
+    """
+    write_table(df, path)
+    return read_table(df.sparkSession, path, df.schema)
+
+
+def _ensure_table(df: DataFrame, path: str, fmt: str) -> None:
+    """An empty frame still leaves a table readers can open, as Spark's writer leaves one: some engines
+    (Sail 0.7) write no file at all for it."""
+    if _has_files(path):
+        return
+    if fmt == "json":
+        write_json_lines(path, [])
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(to_arrow_schema(df.schema).empty_table(), sink)
+    _put_bytes(join(path, "part-00000.parquet"), sink.getvalue().to_pybytes())
+
+
+def _has_files(folder: str) -> bool:
+    if is_local(folder):
+        local = _local(folder)
+        return local.is_dir() and any(not p.name.startswith(("_", ".")) for p in local.iterdir())
+    bucket_key = _bucket_key(folder.rstrip("/") + "/")
+    listed = _s3_client().list_objects_v2(MaxKeys=10, **_prefix(bucket_key))
+    return any(not item["Key"].rsplit("/", 1)[-1].startswith(("_", ".")) for item in listed.get("Contents", []))
+
+
+def _put_bytes(path: str, data: bytes) -> None:
+    if is_local(path):
+        _local(path).parent.mkdir(parents=True, exist_ok=True)
+        _local(path).write_bytes(data)
+        return
+    _s3_client().put_object(**_bucket_key(path), Body=data)
 
 
 def write_json_lines(folder: str, rows: list[dict[str, Any]]) -> None:
@@ -116,6 +207,7 @@ ZONES = ("bronze", "quarantine", "silver", "gold")
 ZONES_DIR = "_zones"
 _POINTER = "CURRENT.json"
 _MANIFEST = "_zone.json"
+_SCRATCH = "_scratch"
 
 
 class Zone:
@@ -133,8 +225,13 @@ class Zone:
             self.tables.append(table)
         return join(self.root, table)
 
+    def scratch(self, name: str) -> str:
+        """A folder for intermediate data of this version (stage), removed when the version is published."""
+        return join(self.root, _SCRATCH, name)
+
     def publish(self) -> None:
         """Make this version the zone's current one, atomically; then drop versions older than the previous."""
+        _remove_tree(join(self.root, _SCRATCH))
         manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables)}
         write_json(join(self.root, _MANIFEST), manifest)
         previous = current_version(self.lake_root, self.zone)

@@ -19,13 +19,16 @@ listed with boto3: no engine's file system is needed.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import gzip
 import os
+import re
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import IO, Any
 from urllib.parse import urlparse
 
@@ -66,6 +69,9 @@ _CHECKERS = 8  # files checked side by side: gzip decompression and S3 reads rel
 class LandingFile:
     path: str  # as the reader opens it: an absolute local path, or s3://bucket/key
     size: int
+    # False when some of its bytes are not UTF-8 (a Latin-1 export): the engines' text readers disagree
+    # on such a file (Sail fails the job, Spark keeps the bytes), so it is decoded here (read_text).
+    utf8: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ class SourceFiles:
     @property
     def paths(self) -> list[str]:
         return [f.path for f in self.read]
+
+    @property
+    def not_utf8(self) -> list[str]:
+        return [f.path for f in self.read if not f.utf8]
 
     def report(self) -> Files:
         """The run report's figures: every file delivered (`landing`, counted as the walk met it) is read or
@@ -131,12 +141,30 @@ def inspect_source(folder: str) -> SourceFiles:
         else:
             candidates.append(entry)
     with ThreadPoolExecutor(max_workers=_CHECKERS, thread_name_prefix="landing-check") as pool:
-        for candidate, problem in zip(candidates, pool.map(check, candidates), strict=True):
-            (found.quarantined if problem else found.read).append(problem or candidate)
+        for checked in pool.map(check, candidates):
+            (found.quarantined if isinstance(checked, QuarantinedFile) else found.read).append(checked)
     found.read.sort(key=lambda f: f.path)
     found.quarantined.sort(key=lambda q: q.path)
     found.skipped.sort(key=lambda s: s.path)
     return found
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as Spark's text reader breaks lines
+
+
+def read_text(path: str) -> list[str]:
+    """The lines of a landing file decoded here, each byte that is not UTF-8 replaced by U+FFFD (which the
+    not_utf8 rule then quarantines): for the files whose `utf8` is False."""
+    if path.startswith("s3://"):
+        parsed = urlparse(path)
+        data = _s3().get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    if path.endswith(".gz"):
+        data = gzip.decompress(data)
+    lines = _LINE_BREAK.split(data.decode("utf-8", errors="replace"))
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def reader_path(path: str) -> str:
@@ -227,17 +255,17 @@ def _walk_s3(s3: Any, folder: str) -> Iterator[Entry]:
                 yield LandingFile(path, item["Size"])
 
 
-# Checking: None when the file can be read as JSON lines, else why not.
+# Checking: the file as it can be read as JSON lines, or why it cannot.
 
 
-def _check_local(candidate: LandingFile) -> QuarantinedFile | None:
+def _check_local(candidate: LandingFile) -> LandingFile | QuarantinedFile:
     def open_file() -> IO[bytes]:
         return open(candidate.path, "rb")
 
     return _check(candidate, open_file)
 
 
-def _check_s3(s3: Any, candidate: LandingFile) -> QuarantinedFile | None:
+def _check_s3(s3: Any, candidate: LandingFile) -> LandingFile | QuarantinedFile:
     parsed = urlparse(candidate.path)
 
     def open_object() -> IO[bytes]:
@@ -246,7 +274,7 @@ def _check_s3(s3: Any, candidate: LandingFile) -> QuarantinedFile | None:
     return _check(candidate, open_object)
 
 
-def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> QuarantinedFile | None:
+def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> LandingFile | QuarantinedFile:
     name = candidate.path.rsplit("/", 1)[-1]
 
     def problem(rule: str, detail: str) -> QuarantinedFile:
@@ -274,18 +302,50 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Quaran
                     "gzip data in a file whose name does not end in .gz (in lower "
                     "case), which Spark would read as text: rename it",
                 )
+            text = _Utf8Check()
             if named_gzip and head:
-                failure = gzip_problem(head, stream)
-                return problem(*failure) if failure else None
+                failure = gzip_problem(head, stream, text)
+                if failure:
+                    return problem(*failure)
+            else:
+                text(head)
+                while chunk := stream.read(_CHUNK):
+                    text(chunk)
     except OSError as error:
         return problem(UNREADABLE_FILE, error.strerror or str(error))
     except Exception as error:  # an S3 refusal (AccessDenied, ...), said as S3 says it
         return problem(UNREADABLE_FILE, f"{type(error).__name__}: {error}")
-    return None
+    return candidate if text.valid() else replace(candidate, utf8=False)
 
 
-def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
-    """Decompress a gzip stream to its end, as Spark would, discarding the text: (rule, detail) if it is
+class _Utf8Check:
+    """Fed a file's bytes in order: whether they are all UTF-8."""
+
+    def __init__(self) -> None:
+        self._decoder: Any = codecs.getincrementaldecoder("utf-8")()
+
+    def __call__(self, chunk: bytes) -> None:
+        if self._decoder is None:
+            return
+        try:
+            self._decoder.decode(chunk)
+        except UnicodeDecodeError:
+            self._decoder = None
+
+    def valid(self) -> bool:
+        if self._decoder is None:
+            return False
+        try:
+            self._decoder.decode(b"", final=True)  # a sequence cut off at the end
+        except UnicodeDecodeError:
+            return False
+        return True
+
+
+def gzip_problem(
+    head: bytes, stream: IO[bytes], text: Callable[[bytes], None] = lambda _: None
+) -> tuple[str, str] | None:
+    """Decompress a gzip stream to its end, as Spark would, passing the text to `text`: (rule, detail) if it is
     corrupt (bad data, a checksum or length that does not match, bytes after the last member) or
     truncated, None if Spark can read it whole. Concatenated members are one stream, as gzip says.
     At most _CHUNK bytes of text are held at a time, however much a chunk expands."""
@@ -294,7 +354,7 @@ def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
     while True:
         while pending:
             try:
-                decompressor.decompress(pending, _CHUNK)
+                text(decompressor.decompress(pending, _CHUNK))
             except zlib.error as error:
                 return CORRUPT_GZIP, f"not valid gzip data: {error}"
             pending = decompressor.unconsumed_tail
@@ -307,8 +367,8 @@ def gzip_problem(head: bytes, stream: IO[bytes]) -> tuple[str, str] | None:
             break
         pending = chunk
     try:  # text the last call held back for want of room, until the member's end
-        while not decompressor.eof and decompressor.decompress(b"", _CHUNK):
-            pass
+        while not decompressor.eof and (rest := decompressor.decompress(b"", _CHUNK)):
+            text(rest)
     except zlib.error as error:
         return CORRUPT_GZIP, f"not valid gzip data: {error}"
     if not decompressor.eof:

@@ -23,8 +23,10 @@ import time
 from collections.abc import Callable, Sequence
 
 TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# A child told to end that has not ended after this long is stuck in its shutdown: it is killed.
-_CHILD_GRACE_S = 10
+# A child told to end that has not ended after this long is stuck in its shutdown: it is killed. The
+# temporary API ends in well under a second, unless a client of an interrupted run still holds a
+# connection open, which uvicorn would wait for without end.
+_CHILD_GRACE_S = 3
 
 
 class Interrupted(KeyboardInterrupt):

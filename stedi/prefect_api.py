@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 _STARTUP_TIMEOUT_S = 60
-_STOP_TIMEOUT_S = 15  # the server's own grace (stedi.lifecycle) is 10 s
+_STOP_TIMEOUT_S = 8  # the server's own grace (stedi.lifecycle) is 3 s
 # No block type registration at start-up: it imports every installed Prefect collection (about a
 # second, on the run's critical path); the memoizing wrapper around it imports them even when
 # registration is off, hence both settings. A block saved with `.save()` registers its own type, and

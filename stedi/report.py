@@ -203,6 +203,7 @@ class ContractOutcome:
 
     passed: bool
     checks: int
+    names: list[str] = field(default_factory=list)  # each check: `column: check`, or the table's own
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class WarehouseLoad:
     tables: dict[str, int]  # rows per warehouse table and view after the load
     checks: list[dict[str, Any]] = field(default_factory=list)
     recreated: list[str] = field(default_factory=list)  # tables whose columns differed from their DDL
+    seconds: float = 0.0  # the load and its checks
 
 
 @dataclass
@@ -237,6 +239,7 @@ class RunSummary:
     zones: dict[str, ZoneState] | None = None
     warehouse: WarehouseLoad | None = None
     log: str | None = None  # the folder of `stedi run`'s log files
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage that ran: bronze, silver, gold, warehouse
 
     def table(self, name: str) -> TableRows | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -255,6 +258,7 @@ class RunSummary:
             data["warehouse"] = {"url": self.warehouse.url, "tables": self.warehouse.tables}
         if self.log is not None:
             data["log"] = self.log
+        data["seconds"] = self.seconds
         return data
 
     @classmethod
@@ -273,6 +277,7 @@ class RunSummary:
             zones={zone: ZoneState(**state) for zone, state in zones.items()} if zones is not None else None,
             warehouse=WarehouseLoad(warehouse["url"], warehouse["tables"]) if warehouse else None,
             log=data.get("log"),
+            seconds=data.get("seconds", {}),
         )
 
 

@@ -130,8 +130,17 @@ class RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record))
 
 
-def configure(log: RunLog) -> None:
-    """Route this process's logging as the module docstring says; call after Prefect set up its logging."""
+class _NoLinkToTemporaryApi(logging.Filter):
+    """Drops Prefect's `View at http://...` line: it would point at the temporary API, which serves no UI
+    and is gone once the command ends."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("View at ")
+
+
+def configure(log: RunLog, temporary_api: bool = False) -> None:
+    """Route this process's logging as the module docstring says; call after Prefect set up its logging.
+    With `temporary_api`, no log line links to it."""
     from prefect.logging.formatters import PrefectFormatter
     from prefect.logging.handlers import PrefectConsoleHandler
 
@@ -145,6 +154,9 @@ def configure(log: RunLog) -> None:
     )
     root = logging.getLogger()
     root.addHandler(file_handler)
+    if temporary_api:
+        for handler in _all_handlers():
+            handler.addFilter(_NoLinkToTemporaryApi())
     for name in ("stedi", "flows", "tasks", "schemas", "deployments"):  # the project's own records, INFO up
         logging.getLogger(name).setLevel(logging.INFO)
     for handler in _all_handlers():

@@ -27,14 +27,17 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """Runs jobs in-process on the one SparkSession of the run."""
+    """Runs jobs in-process on the one SparkSession of the run, on `engine` (stedi/local_session.py)."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
 
     def run(self, job: str, args: JobArgs) -> JobReport:
         from stedi.local_session import get_session
         from stedi.secrets import pseudonym_key
 
         module = import_module(f"stedi.jobs.{job}")
-        return module.run(get_session(), args, pseudonym_key(args.lake))
+        return module.run(get_session(self.engine), args, pseudonym_key(args.lake))
 
 
 def glue_job_name(job_prefix: str, job: str) -> str:
@@ -157,9 +160,10 @@ class GlueRunner:
             logger.warning("Glue job %s: could not stop run %s: %s", name, run_id, error)
 
 
-def runner_for(name: str) -> Runner:
+def runner_for(name: str, engine: str = "spark") -> Runner:
+    """The runner `name`; `engine` is the local runner's (Glue runs its own Spark)."""
     if name == "local":
-        return LocalRunner()
+        return LocalRunner(engine)
     if name == "glue":
         return GlueRunner.from_environment()
     raise ValueError(f"unknown runner {name!r}; expected local or glue")

@@ -21,6 +21,10 @@ from stedi.sources import SOURCES
 
 Runner = Literal["local", "glue"]
 RUNNERS: tuple[Runner, ...] = ("local", "glue")
+# The local runner's Spark engines (stedi/local_session.py). The default is the fastest one proven to give
+# the same tables as Apache Spark (tests/stedi/test_engines.py); Glue runs Glue's own Spark.
+ENGINES = ("sail", "spark")
+DEFAULT_ENGINE = "sail"
 
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi_warehouse.duckdb"
@@ -87,6 +91,13 @@ class Settings:
         default="local",
         choices=RUNNERS,
         on_command_line=False,
+    )
+    engine: str = _parameter(
+        "the local runner's Spark engine: sail (Sail, a Spark Connect server written in Rust: no JVM, the "
+        "fastest) or spark (Apache Spark in a local JVM, the reference; needs Java 17); Glue job runs use "
+        "Glue's Spark whatever this says",
+        default=DEFAULT_ENGINE,
+        choices=ENGINES,
     )
     landing: str = _parameter(
         "landing root, a folder or s3:// laid out like the S3 bucket: customer/landing/, "

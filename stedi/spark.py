@@ -8,6 +8,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -108,6 +109,7 @@ def build_session(
     `java_options`: the JVM's options (default: java_options_for_local_runs); `jvm_log`: where its log goes.
     """
     require_java()
+    _forget_connect_settings()
     builder = SparkSession.builder.master(master).appName(app_name)
     options = f"{java_options or java_options_for_local_runs()} {jvm_log.java_options()}"
     for key, value in {**SESSION_CONF, **LOCAL_CONF, "spark.driver.extraJavaOptions": options, **overrides}.items():
@@ -118,6 +120,38 @@ def build_session(
         # any count above the slots, only adds tasks to the small shuffles of a local run.
         spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
     return spark
+
+
+def _forget_connect_settings() -> None:
+    """The engine setting decides where the jobs run, not Spark Connect's variables a parent process or the
+    shell set (pyspark sets SPARK_CONNECT_MODE_ENABLED in a process that opened a Connect session, and its
+    children inherit it): the spark engine is a local JVM, and Sail's session goes to its own server."""
+    for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
+        os.environ.pop(name, None)
+
+
+def start_sail(app_name: str = "stedi-lakehouse", log_level: str = "error") -> tuple[SparkSession, Any]:
+    """A Sail server in this process (pysail: a Spark Connect server written in Rust, no JVM) and a Spark
+    Connect session on it, with the shared semantics; returns both, as the server is stopped after it.
+
+    `log_level` is the server's (RUST_LOG: error, warn, info): what it prints goes to standard error.
+    """
+    # Read once, when the server's logging starts. Its actors' warnings on shutdown ("aborting 11 task(s)")
+    # are how it always ends, not news.
+    os.environ["RUST_LOG"] = log_level if log_level in ("off", "error") else f"{log_level},sail_common::actor=error"
+    _forget_connect_settings()
+    from pysail.spark import SparkConnectServer
+
+    server = SparkConnectServer(ip="127.0.0.1", port=0)
+    server.start(background=True)
+    host, port = server.listening_address
+    spark = SparkSession.builder.remote(f"sc://{host}:{port}").appName(app_name).getOrCreate()
+    # The server lives in this process: one that does not answer has ended (Ctrl-C ends Sail's), and the
+    # client's default of retrying for ten minutes would only keep an interrupted run from ending.
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    spark.client.set_retry_policies([DefaultPolicy(max_retries=3, max_backoff=1000)])
+    return configure(spark), server
 
 
 def java_options_for_local_runs(archive: Path = JVM_ARCHIVE) -> str:

@@ -51,6 +51,11 @@ class RunFailed(RuntimeError):
         super().__init__(summary.error)
 
 
+def _check_name(check: dict) -> str:
+    column = check.get("column")
+    return f"{column}: {check.get('check')}" if column else str(check.get("check"))
+
+
 def build_summary(
     run_id: str,
     consent_policy: str,
@@ -75,13 +80,18 @@ def build_summary(
         summary.warnings = [w for name in SOURCES for w in bronze.sources[name].warnings]
     if silver is not None:
         summary.tables += silver.tables
-        summary.contracts = {c.table: ContractOutcome(c.passed, len(c.checks)) for c in silver.contracts}
+        summary.contracts = {
+            c.table: ContractOutcome(c.passed, len(c.checks), [_check_name(check) for check in c.checks])
+            for c in silver.contracts
+        }
     if gold is not None:
         summary.tables += gold.tables
         summary.warnings += gold.warnings
     summary.zones = zones
+    summary.seconds = {job.job: job.elapsed_seconds for job in (bronze, silver, gold) if job is not None}
     if warehouse is not None:
         summary.warehouse = warehouse
+        summary.seconds["warehouse"] = warehouse.seconds
         summary.warnings += [
             f"warehouse table {name} was recreated: its columns differ from sql/gold/{name}.sql"
             for name in warehouse.recreated

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from stedi.lake import join
 from stedi.report import Files, RunSummary
 from stedi.summary import describe_files
 from stedi.text import format_counts
@@ -16,19 +17,24 @@ CONTRACTS_KEY = "stedi-contracts"
 SUMMARY_KEY = "stedi-run-summary"
 
 
+def _count(n: int | None) -> str:
+    """Every number alike: `81,273`, and `-` for one never measured."""
+    return "-" if n is None else f"{n:,}"
+
+
 @task(name="publish_run_report", cache_policy=NO_CACHE)
-def publish_run_report(summary: RunSummary) -> None:
+def publish_run_report(summary: RunSummary, lake: str) -> None:
     """Publish rows per table, the accounting per source and the contract results as artifacts."""
-    rows = [{"zone": t.zone, "table": t.name, "rows": t.rows} for t in summary.tables]
+    rows = [{"zone": t.zone, "table": t.name, "rows": _count(t.rows)} for t in summary.tables]
     if summary.warehouse is not None:
-        rows += [{"zone": "warehouse", "table": t, "rows": n} for t, n in summary.warehouse.tables.items()]
+        rows += [{"zone": "warehouse", "table": t, "rows": _count(n)} for t, n in summary.warehouse.tables.items()]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
         {
             "source": name,
             "files": describe_files(s.files),
-            "landing": "-" if s.landing is None else s.landing,
-            "accepted": "-" if s.accepted is None else s.accepted,
+            "landing": _count(s.landing),
+            "accepted": _count(s.accepted),
             "filtered": format_counts(s.filtered, ": "),
             "quarantined": format_counts(s.quarantined, ": "),
             "flagged (kept)": format_counts(s.flagged, ": "),
@@ -41,12 +47,22 @@ def publish_run_report(summary: RunSummary) -> None:
         key=ACCOUNTING_KEY,
         description="Every landing file read or quarantined, every record accepted, filtered or quarantined",
     )
-    contracts = [{"table": t, "passed": c.passed, "checks": c.checks} for t, c in summary.contracts.items()]
+    contracts = [
+        {
+            "table": t,
+            "passed": "yes" if c.passed else "NO",
+            "checks": _count(c.checks),
+            "names": ", ".join(c.names) or "-",
+        }
+        for t, c in summary.contracts.items()
+    ]
     create_table_artifact(contracts, key=CONTRACTS_KEY, description="Silver data contracts")
-    create_markdown_artifact(key=SUMMARY_KEY, description="STEDI lakehouse run summary", markdown=_markdown(summary))
+    create_markdown_artifact(
+        key=SUMMARY_KEY, description="STEDI lakehouse run summary", markdown=_markdown(summary, lake)
+    )
 
 
-def _markdown(summary: RunSummary) -> str:
+def _markdown(summary: RunSummary, lake: str) -> str:
     sources = summary.sources.values()
     accepted = [s.accepted for s in sources if s.accepted is not None]
     training_set = summary.table("machine_learning_curated")
@@ -67,9 +83,12 @@ def _markdown(summary: RunSummary) -> str:
     )
     warnings = "".join(f"\n- {w}" for w in summary.warnings) or "\nnone"
     warehouse = summary.warehouse.url if summary.warehouse is not None else "-"
+    artifacts = f"/runs/flow-run/{summary.run_id}?tab=Artifacts"
+    stages = " ".join(f"{stage} {seconds:.1f} s," for stage, seconds in summary.seconds.items()).rstrip(",") or "-"
     return f"""# STEDI lakehouse run `{summary.run_id}`: {summary.status}
 {error}
 Consent policy: **{summary.consent_policy}**. Warehouse: `{warehouse}`.
+Quarantine: `{join(lake, "quarantine")}/` (a folder per source, and `files/`). Time per stage: {stages}.
 
 | | |
 |---|---|
@@ -79,8 +98,7 @@ Consent policy: **{summary.consent_policy}**. Warehouse: `{warehouse}`.
 | filtered (business rules, duplicates) | {sum(sum(s.filtered.values()) for s in sources):,} |
 | quarantined | {sum(sum(s.quarantined.values()) for s in sources):,} |
 
-Details: [rows per table](/artifacts/key/{ROWS_KEY}), [accounting per source](/artifacts/key/{ACCOUNTING_KEY}),
-[data contracts](/artifacts/key/{CONTRACTS_KEY}).
+Details: [this run's rows per table, accounting per source and data contracts]({artifacts}).
 
 Which run each zone of the lake holds:{zones or chr(10) + "-"}
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from stedi.jobs.common import JobArgs
+from stedi.report import JobReport
 from stedi.runners import runner_for
+from stedi.text import format_counts
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ _SPARK_JOB = {
 }
 
 
-def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:
-    report = runner_for(runner).run(job, args)
+def _run(job: str, args: JobArgs, runner: str, engine: str) -> JobReport:
+    where = f"{engine} (local)" if runner == "local" else "AWS Glue"
+    get_run_logger().info("%s: running on %s", job, where)
+    report = runner_for(runner, engine).run(job, args)
+    log_report(report)
     if runner == "glue":
         # Athena reads the lake through the Glue Data Catalog: after every job, every zone's tables point
         # at its current version (also catching up on a zone a failed run published but never repointed).
@@ -78,19 +82,47 @@ def _run(job: str, args: JobArgs, runner: str) -> dict[str, Any]:
     return report
 
 
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def log_report(report: JobReport) -> None:
+    """What the job did, in the flow run's logs (the Prefect UI) and on the terminal of `stedi run`."""
+    logger = get_run_logger()
+    for name, counts in report.sources.items():
+        if counts.files is not None:
+            files = counts.files
+            logger.info(
+                "%s: %s files read, %s quarantined; %s records in, %s to bronze, filtered: %s, quarantined: %s",
+                name,
+                _count(files.read),
+                _count(sum(files.quarantined.values())),
+                _count(counts.landing),
+                _count(counts.bronze),
+                format_counts(counts.filtered),
+                format_counts(counts.quarantined),
+            )
+        else:
+            logger.info("%s: %s accepted, filtered: %s", name, _count(counts.accepted), format_counts(counts.filtered))
+    for table in report.tables:
+        if table.zone != "landing":
+            logger.info("%s %s: %s rows", table.zone, table.name, _count(table.rows))
+    logger.info("%s: done in %.1f s", report.job, report.elapsed_seconds)
+
+
 @task(name="ingest_landing", **_SPARK_JOB)
-def ingest_landing(args: JobArgs, runner: str) -> dict[str, Any]:
+def ingest_landing(args: JobArgs, runner: str, engine: str) -> JobReport:
     """Ingest landing JSON into bronze, quarantining records that break a rule."""
-    return _run("bronze", args, runner)
+    return _run("bronze", args, runner, engine)
 
 
 @task(name="curate_silver", **_SPARK_JOB)
-def curate_silver(args: JobArgs, runner: str) -> dict[str, Any]:
+def curate_silver(args: JobArgs, runner: str, engine: str) -> JobReport:
     """Build the trusted and curated silver tables from bronze."""
-    return _run("silver", args, runner)
+    return _run("silver", args, runner, engine)
 
 
 @task(name="build_gold", **_SPARK_JOB)
-def build_gold(args: JobArgs, runner: str) -> dict[str, Any]:
+def build_gold(args: JobArgs, runner: str, engine: str) -> JobReport:
     """Shape silver into the warehouse's 3NF gold tables."""
-    return _run("gold", args, runner)
+    return _run("gold", args, runner, engine)

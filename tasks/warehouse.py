@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prefect import task
+import time
+
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from stedi.lake import is_local
@@ -35,9 +37,15 @@ def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> 
 
     `expected_rows`: rows per gold table (and the training-set view) that the warehouse must hold after.
     """
+    started = time.monotonic()
     backend = backend_for(warehouse)
     catalog = load_catalog()
     if is_local(lake):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
         verify_gold_layout(catalog, lake)
     loaded = load_gold(backend, lake, expected_rows, catalog)
-    return WarehouseLoad(backend.display_url, loaded["tables"], loaded["checks"], loaded["recreated"])
+    seconds = round(time.monotonic() - started, 2)
+    logger = get_run_logger()
+    for table, rows in loaded["tables"].items():
+        logger.info("%s: %s rows", table, f"{rows:,}")
+    logger.info("loaded %s in %.1f s; %d checks held", backend.display_url, seconds, len(loaded["checks"]))
+    return WarehouseLoad(backend.display_url, loaded["tables"], loaded["checks"], loaded["recreated"], seconds)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from stedi.spark import build_session
+from stedi.settings import DEFAULT_ENGINE
+from stedi.spark import build_session, start_sail
 
 # Spark turns naive Python datetimes into instants with the process's zone; the pipeline runs in UTC.
 os.environ["TZ"] = "UTC"
@@ -31,8 +32,19 @@ def local_pseudonym_key(tmp_path_factory) -> Path:
     return path
 
 
+# The engine the suite's `spark` fixture, and the `stedi run`s it starts, run on (stedi/settings.py,
+# ENGINES): CI runs the Spark tests once per engine (.ci/run).
+ENGINE = os.environ.setdefault("STEDI_ENGINE", DEFAULT_ENGINE)
+
+
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
+    if ENGINE == "sail":
+        session, server = start_sail(app_name="stedi-tests")
+        yield session
+        session.stop()
+        server.stop()
+        return
     session = build_session(master="local[2]", app_name="stedi-tests", **{"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from stedi import lake
 from stedi.jobs.common import JobArgs, job_main, write_report
-from stedi.landing import SourceFiles, inspect_landing, reader_path
+from stedi.landing import SourceFiles, inspect_landing
 from stedi.report import JobReport, SourceCounts, TableRows
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
 from stedi.secrets import PseudonymKey
@@ -60,29 +60,18 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
 def ingest_source(
     spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone, quarantine: lake.Zone
 ) -> SourceCounts:
-    lines = lake.read_landing(spark, [reader_path(path) for path in files.paths])
-    parsed = lines.transform(parse_landing(source, args.run_id, args.ingested_at_dt)).cache()
-    try:
-        by_rule = {row["_rule"]: row["count"] for row in parsed.groupBy("_rule").count().collect()}
-        landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
-        records = (
-            parsed.filter(F.col("_rule").isNull())
-            .transform(one_copy_per_record(source))
-            .transform(quarantine_conflicts(source))
-            .cache()
-        )
-        try:
-            measured = _measure(records, source)
-            drift = extra_field_counts(records) if measured["drifted"] else {}
-            lake.write_table(records.transform(bronze_records(source)), bronze.path(source.name))
-            broken = parsed.transform(quarantine_records(source)).unionByName(
-                records.transform(quarantine_records(source))
-            )
-            lake.write_table(broken, quarantine.path(source.name), fmt="json")
-        finally:
-            records.unpersist()
-    finally:
-        parsed.unpersist()
+    # Parsed lines and distinct records each feed several Spark jobs: staged once each (lake.stage).
+    parse = parse_landing(source, args.run_id, args.ingested_at_dt)
+    parsed = lake.stage(lake.read_landing(spark, files).transform(parse), bronze.scratch(f"{source.name}-lines"))
+    by_rule = {row["_rule"]: row["count"] for row in parsed.groupBy("_rule").count().collect()}
+    landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
+    distinct = parsed.filter(F.col("_rule").isNull()).transform(one_copy_per_record(source))
+    records = lake.stage(distinct.transform(quarantine_conflicts(source)), bronze.scratch(f"{source.name}-records"))
+    measured = _measure(records, source)
+    drift = extra_field_counts(records) if measured["drifted"] else {}
+    lake.write_table(records.transform(bronze_records(source)), bronze.path(source.name))
+    broken = parsed.transform(quarantine_records(source)).unionByName(records.transform(quarantine_records(source)))
+    lake.write_table(broken, quarantine.path(source.name), fmt="json")
     quarantined = by_rule | ({CONFLICTING_READING: measured["conflicting"]} if measured["conflicting"] else {})
     duplicates = valid - measured["distinct"]
     return SourceCounts(

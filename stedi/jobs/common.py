@@ -93,7 +93,9 @@ def job_main(job: str, run: Job, argv: Sequence[str] | None) -> int:
     args = JobArgs.parse(argv)
     secret_id = _option(argv, "--pseudonym-secret-id")  # set on the Glue job by `stedi deploy glue`
     key = secrets.PseudonymKey.of(secrets.load_from_aws(secret_id)) if secret_id else None
-    spark = configure(SparkSession.builder.appName(f"stedi-{job}").getOrCreate())
+    # The session of the environment that launched us: Glue's, spark-submit's, or one already active here
+    active = SparkSession.getActiveSession()
+    spark = configure(active or SparkSession.builder.appName(f"stedi-{job}").getOrCreate())
     run(spark, args, key)
     return 0
 

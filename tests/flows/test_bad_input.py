@@ -98,7 +98,10 @@ def baseline(tmp_path_factory) -> types.SimpleNamespace:
     env.pop("PREFECT_API_URL", None)
     stedi = str(Path(sys.executable).with_name("stedi"))
     with (tmp_path / "first.err").open("w") as first_err:
-        first = subprocess.Popen([stedi, *args], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=first_err)
+        # On the JVM engine: a first run long enough for the second to find it still going
+        first = subprocess.Popen(
+            [stedi, *args, "--engine", "spark"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=first_err
+        )
         deadline = time.monotonic() + 120
         while "run " not in ((lake_dir / ".lock").read_text() if (lake_dir / ".lock").is_file() else ""):
             assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.err").read_text()

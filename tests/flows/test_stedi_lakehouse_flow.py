@@ -54,12 +54,16 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert set(by_key) == {ROWS_KEY, ACCOUNTING_KEY, CONTRACTS_KEY, SUMMARY_KEY}
     accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
     assert accounting["accelerometer"]["quarantined"] == "malformed_json: 1"
-    assert accounting["accelerometer"]["accepted"] == summary["sources"]["accelerometer"]["accepted"] == 4
+    assert summary["sources"]["accelerometer"]["accepted"] == 4
+    assert accounting["accelerometer"]["accepted"] == "4"  # every number as text formatted alike
     contracts = {row["table"]: row for row in json.loads(by_key[CONTRACTS_KEY].data)}
-    assert set(contracts) >= {"customer_trusted", "machine_learning_curated"} and all(
-        c["passed"] for c in contracts.values()
-    )
-    assert f"/artifacts/key/{ROWS_KEY}" in by_key[SUMMARY_KEY].data
+    assert set(contracts) >= {"customer_trusted", "machine_learning_curated"}
+    assert all(c["passed"] == "yes" for c in contracts.values())
+    assert "customer_email: not_null" in contracts["customer_trusted"]["names"]
+    markdown = by_key[SUMMARY_KEY].data
+    assert f"(/runs/flow-run/{state.state_details.flow_run_id}?tab=Artifacts)" in markdown  # this run's only
+    assert f"Quarantine: `{tmp_path / 'lake' / 'quarantine'}/`" in markdown
+    assert "Time per stage: bronze " in markdown
 
 
 def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, spark, tmp_path):
@@ -108,7 +112,7 @@ def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, s
     accounting = {row["source"]: row for row in json.loads(by_key[ACCOUNTING_KEY].data)}
     assert (
         accounting["accelerometer"]["quarantined"] == "malformed_json: 2"
-        and accounting["accelerometer"]["landing"] == 3
+        and accounting["accelerometer"]["landing"] == "3"
     )
     assert ": failed" in by_key[SUMMARY_KEY].data and "QuarantineThresholdError" in by_key[SUMMARY_KEY].data
 

@@ -234,6 +234,16 @@ def test_analyst_facing_tables_carry_no_pii(sample_runs):
     assert not leaking and {c for t, c in columns if t == "customers"} >= {"customer_email", "birth_date"}
 
 
+def test_each_task_says_what_it_did_and_no_dead_link_is_printed(sample_runs):
+    """Per source and table, on the terminal as in the Prefect UI; the temporary API serves no UI, and is
+    gone once the run ends, so no `View at` link to it."""
+    output = sample_runs["stdout"] + sample_runs["stderr"][0]
+    assert re.search(r"accelerometer: 9 files read, 0 quarantined; 81,273 records in, 81,273 to bronze", output)
+    assert re.search(r"silver machine_learning_curated: 40,981 rows", output)
+    assert re.search(r"bronze: done in [0-9.]+ s", output)
+    assert "View at http" not in output
+
+
 def test_a_run_ends_quietly(sample_runs):
     """Nothing complains while a successful run ends, for example py4j about a JVM that has gone."""
     assert not [err for err in sample_runs["stderr"] if "Traceback" in err or "ERROR" in err]

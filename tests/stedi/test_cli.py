@@ -38,7 +38,7 @@ def test_version_names_the_release_and_the_engines_it_runs_on():
     result = stedi("--version")
     assert result.returncode == 0
     assert result.stdout == (
-        f"stedi {version('stedi-lakehouse')} (pyspark {version('pyspark')}, prefect "
+        f"stedi {version('stedi-lakehouse')} (pyspark {version('pyspark')}, pysail {version('pysail')}, prefect "
         f"{version('prefect')}, Python {sys.version.split()[0]})\n"
     )
 

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
+from stedi import lake
 from stedi.landing import inspect_source, reader_path
 from stedi.rules import (
     CORRUPT_GZIP,
@@ -198,9 +200,17 @@ def test_files_whose_names_hadoop_would_expand_are_read_as_themselves(spark, tmp
     write(tmp_path, "c[1].json", b'{"x": 1}\n')
     write(tmp_path, "c1.json", b'{"x": 2}\n')  # what the glob `c[1].json` would name instead
     write(tmp_path, "all*.json", b'{"x": 3}\n')
-    found = inspect_source(str(tmp_path))
-    rows = spark.read.text([reader_path(p) for p in found.paths]).collect()
-    assert sorted(r.value for r in rows) == ['{"x": 1}', '{"x": 2}', '{"x": 3}']
+    write(tmp_path, "für alle.json", b'{"x": 4}\n')
+    rows = lake.read_landing(spark, inspect_source(str(tmp_path))).collect()
+    # the lineage names each file as Spark does, as a URI: `c%5B1%5D.json`
+    assert sorted((r.value, unquote(r._source_file.rsplit("/", 1)[1])) for r in rows) == [
+        ('{"x": 1}', "c[1].json"),
+        ('{"x": 2}', "c1.json"),
+        ('{"x": 3}', "all*.json"),
+        ('{"x": 4}', "für alle.json"),
+    ]
+    # every engine encodes alike: URI-illegal ASCII percent-encoded, other characters as they are
+    assert {r._source_file.rsplit("/", 1)[1] for r in rows} >= {"c%5B1%5D.json", "für%20alle.json"}
 
 
 def test_an_s3_landing_is_walked_to_every_depth(aws):

@@ -3,7 +3,10 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from stedi.spark import JVM_ARCHIVE, LOCAL_JAVA_OPTIONS, java_options_for_local_runs
+from tests.conftest import ENGINE
 
 
 def test_without_an_archive_the_jvm_starts_as_usual(tmp_path):
@@ -32,6 +35,7 @@ def jvm_arguments(parent: int) -> list[str]:
     raise AssertionError("no Spark JVM among this process's children")
 
 
+@pytest.mark.skipif(ENGINE != "spark", reason="the spark engine's JVM (make test-spark runs it)")
 def test_the_test_session_s_jvm_runs_with_the_environment_s_options(spark):
     arguments = jvm_arguments(os.getpid())
     assert "-XX:TieredStopAtLevel=1" in arguments

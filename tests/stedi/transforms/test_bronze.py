@@ -254,14 +254,16 @@ def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_
     """Through Spark's text reader, as bronze reads the landing: the bytes as delivered, not Python strings.
     One file per case, so that each line's rule is known by the file it came from."""
     from stedi import lake
+    from stedi.landing import inspect_source
 
     cases = {"valid": (json.dumps(VALID[source.name]).encode(), None), **no_value_cases(source)}
     files = {}
     for number, (name, (line, _)) in enumerate(cases.items()):
         files[f"case-{number}.json"] = name
         (tmp_path / f"case-{number}.json").write_bytes(line + b"\n")
-    paths = [str(tmp_path / file) for file in files]
-    parsed = lake.read_landing(spark, paths).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    parsed = lake.read_landing(spark, inspect_source(str(tmp_path))).transform(
+        parse_landing(source, RUN_ID, INGESTED_AT)
+    )
     rules = {
         files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()
     }
