@@ -60,7 +60,7 @@ def read_landing(spark: SparkSession, files: SourceFiles) -> DataFrame:
         spark.createDataFrame([(line, _as_spark_names(path)) for line in read_text(path)], _LINES)
         for path in files.not_utf8
     ]
-    return functools.reduce(DataFrame.unionAll, lines)
+    return _union_all(lines)
 
 
 _LINES = "value string, _source_file string"
@@ -80,7 +80,15 @@ def _read_text(spark: SparkSession, files: list[str]) -> DataFrame:
         spark.read.text(_as_glob_literal(f)).select(F.col("value"), F.lit(_as_spark_names(f)).alias("_source_file"))
         for f in files
     ]
-    return functools.reduce(DataFrame.unionAll, per_file)
+    return _union_all(per_file)
+
+
+def _union_all(frames: list[DataFrame]) -> DataFrame:
+    """One frame of all `frames`, unioned as a balanced tree: a chain of a thousand unions (a file each)
+    is a plan a thousand levels deep, and Sail 0.7 overflows its stack planning one (SIGSEGV)."""
+    while len(frames) > 1:
+        frames = [functools.reduce(DataFrame.unionAll, frames[i : i + 2]) for i in range(0, len(frames), 2)]
+    return frames[0]
 
 
 def _through_spark_connect(spark: SparkSession) -> bool:
