@@ -56,7 +56,8 @@ def checks(options: dict[str, Any]) -> Iterator[Check]:
         yield Check(
             "ok",
             "settings",
-            f"landing {settings.landing}, lake {settings.lake}, consent policy {settings.consent_policy}",
+            f"landing {settings.landing}, lake {settings.lake}, consent policy {settings.consent_policy}, "
+            f"engine {settings.engine}",
         )
     except Exception as error:
         yield Check("FAIL", "settings", str(error), "correct the option or STEDI_* variable it names")
