@@ -55,7 +55,7 @@ def report_path(lake: str, run_id: str, job: str) -> str:
 
 def read_landing(spark: SparkSession, files: SourceFiles) -> DataFrame:
     """Landing lines of the files stedi/landing.py found readable, with the file each came from."""
-    lines = [_read_text(spark, [f.path for f in files.read if f.utf8])]
+    lines = [_read_with_engine(spark, [f.path for f in files.read if f.utf8])]
     lines += [
         spark.createDataFrame([(line, _as_spark_names(path)) for line in read_text(path)], _LINES)
         for path in files.not_utf8
@@ -67,7 +67,7 @@ _LINES = "value string, _source_file string"
 _URI_PATH = set(string.ascii_letters + string.digits + "/!$&'()*+,;=:@-._~")
 
 
-def _read_text(spark: SparkSession, files: list[str]) -> DataFrame:
+def _read_with_engine(spark: SparkSession, files: list[str]) -> DataFrame:
     if not files:
         return spark.createDataFrame([], _LINES)
     if not _through_spark_connect(spark):
@@ -175,24 +175,20 @@ def _has_files(folder: str) -> bool:
     return any(not item["Key"].rsplit("/", 1)[-1].startswith(("_", ".")) for item in listed.get("Contents", []))
 
 
-def _put_bytes(path: str, data: bytes) -> None:
+def _put_bytes(path: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    """One small file written whole, without an engine: locally, or as one S3 object."""
     if is_local(path):
         _local(path).parent.mkdir(parents=True, exist_ok=True)
         _local(path).write_bytes(data)
         return
-    _s3_client().put_object(**_bucket_key(path), Body=data)
+    _s3_client().put_object(**_bucket_key(path), Body=data, ContentType=content_type)
 
 
 def write_json_lines(folder: str, rows: list[dict[str, Any]]) -> None:
     """A small table written without an engine: one file of JSON lines, `part-00000.json`, in `folder` (a
     table folder of a zone version, see Zone), read as Spark's JSON tables are; empty when there are no rows."""
     text = "".join(json.dumps(row, default=_json_value) + "\n" for row in rows)
-    path = join(folder, "part-00000.json")
-    if is_local(path):
-        _local(folder).mkdir(parents=True, exist_ok=True)
-        _local(path).write_text(text)
-        return
-    _s3_client().put_object(**_bucket_key(path), Body=text.encode(), ContentType="application/json")
+    _put_bytes(join(folder, "part-00000.json"), text.encode(), content_type="application/json")
 
 
 def _json_value(value: Any) -> str:

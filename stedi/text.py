@@ -45,6 +45,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def format_count(n: int | None) -> str:
+    """`81,273`, or `-` for a figure never measured."""
+    return "-" if n is None else f"{n:,}"
+
+
 def format_counts(counts: dict[str, int], separator: str = " ") -> str:
     """`reason 12, other 3`, or `-` when there are none."""
     return ", ".join(f"{name}{separator}{n:,}" for name, n in counts.items()) or "-"

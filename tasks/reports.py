@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from stedi.lake import join
 from stedi.report import Files, RunSummary
 from stedi.summary import describe_files
-from stedi.text import format_counts
+from stedi.text import format_count, format_counts
 
 ROWS_KEY = "stedi-rows"
 ACCOUNTING_KEY = "stedi-accounting"
@@ -17,24 +17,21 @@ CONTRACTS_KEY = "stedi-contracts"
 SUMMARY_KEY = "stedi-run-summary"
 
 
-def _count(n: int | None) -> str:
-    """Every number alike: `81,273`, and `-` for one never measured."""
-    return "-" if n is None else f"{n:,}"
-
-
 @task(name="publish_run_report", cache_policy=NO_CACHE)
 def publish_run_report(summary: RunSummary, lake: str) -> None:
     """Publish rows per table, the accounting per source and the contract results as artifacts."""
-    rows = [{"zone": t.zone, "table": t.name, "rows": _count(t.rows)} for t in summary.tables]
+    rows = [{"zone": t.zone, "table": t.name, "rows": format_count(t.rows)} for t in summary.tables]
     if summary.warehouse is not None:
-        rows += [{"zone": "warehouse", "table": t, "rows": _count(n)} for t, n in summary.warehouse.tables.items()]
+        rows += [
+            {"zone": "warehouse", "table": t, "rows": format_count(n)} for t, n in summary.warehouse.tables.items()
+        ]
     create_table_artifact(rows, key=ROWS_KEY, description="Rows per zone and table")
     accounting = [
         {
             "source": name,
             "files": describe_files(s.files),
-            "landing": _count(s.landing),
-            "accepted": _count(s.accepted),
+            "landing": format_count(s.landing),
+            "accepted": format_count(s.accepted),
             "filtered": format_counts(s.filtered, ": "),
             "quarantined": format_counts(s.quarantined, ": "),
             "flagged (kept)": format_counts(s.flagged, ": "),
@@ -51,7 +48,7 @@ def publish_run_report(summary: RunSummary, lake: str) -> None:
         {
             "table": t,
             "passed": "yes" if c.passed else "NO",
-            "checks": _count(c.checks),
+            "checks": format_count(c.checks),
             "names": ", ".join(c.names) or "-",
         }
         for t, c in summary.contracts.items()

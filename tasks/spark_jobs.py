@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from stedi.jobs.common import JobArgs
 from stedi.report import JobReport
 from stedi.runners import runner_for
-from stedi.text import format_counts
+from stedi.text import format_count, format_counts
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,6 @@ def _run(job: str, args: JobArgs, runner: str, engine: str) -> JobReport:
     return report
 
 
-def _count(n: int | None) -> str:
-    return "-" if n is None else f"{n:,}"
-
-
 def log_report(report: JobReport) -> None:
     """What the job did, in the flow run's logs (the Prefect UI) and on the terminal of `stedi run`."""
     logger = get_run_logger()
@@ -95,18 +91,20 @@ def log_report(report: JobReport) -> None:
             logger.info(
                 "%s: %s files read, %s quarantined; %s records in, %s to bronze, filtered: %s, quarantined: %s",
                 name,
-                _count(files.read),
-                _count(sum(files.quarantined.values())),
-                _count(counts.landing),
-                _count(counts.bronze),
+                format_count(files.read),
+                format_count(sum(files.quarantined.values())),
+                format_count(counts.landing),
+                format_count(counts.bronze),
                 format_counts(counts.filtered),
                 format_counts(counts.quarantined),
             )
         else:
-            logger.info("%s: %s accepted, filtered: %s", name, _count(counts.accepted), format_counts(counts.filtered))
+            logger.info(
+                "%s: %s accepted, filtered: %s", name, format_count(counts.accepted), format_counts(counts.filtered)
+            )
     for table in report.tables:
         if table.zone != "landing":
-            logger.info("%s %s: %s rows", table.zone, table.name, _count(table.rows))
+            logger.info("%s %s: %s rows", table.zone, table.name, format_count(table.rows))
     logger.info("%s: done in %.1f s", report.job, report.elapsed_seconds)
 
 

@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from stedi.lake import is_local
 from stedi.report import WarehouseLoad
+from stedi.text import format_count
 from stedi.warehouse.backends import backend_for, is_transient
 from stedi.warehouse.catalog import load_catalog
 from stedi.warehouse.load import load_gold, verify_gold_layout
@@ -46,6 +47,6 @@ def load_warehouse(warehouse: str, lake: str, expected_rows: dict[str, int]) -> 
     seconds = round(time.monotonic() - started, 2)
     logger = get_run_logger()
     for table, rows in loaded["tables"].items():
-        logger.info("%s: %s rows", table, f"{rows:,}")
+        logger.info("%s: %s rows", table, format_count(rows))
     logger.info("loaded %s in %.1f s; %d checks held", backend.display_url, seconds, len(loaded["checks"]))
     return WarehouseLoad(backend.display_url, loaded["tables"], loaded["checks"], loaded["recreated"], seconds)
