@@ -34,7 +34,7 @@ _current: _Session | None = None
 
 
 def start_session_in_background(
-    engine: str = "spark", master: str = "local[*]", jvm_log: JvmLog = JvmLog()
+    engine: str, master: str = "local[*]", jvm_log: JvmLog = JvmLog()
 ) -> Future[SparkSession]:
     """Start the engine while Prefect boots its API, so the two start-ups overlap instead of adding up.
 
@@ -77,7 +77,7 @@ def _cancel_jobs() -> None:
             spark.sparkContext.cancelAllJobs()
 
 
-def get_session(engine: str = "spark") -> SparkSession:
+def get_session(engine: str) -> SparkSession:
     """The run's session: the one started in the background, or a new one on `engine`."""
     return start_session_in_background(engine).result()
 

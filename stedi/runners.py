@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from stedi import lake
 from stedi.jobs.common import JobArgs
 from stedi.report import JobReport
+from stedi.settings import DEFAULT_ENGINE
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class GlueRunner:
             logger.warning("Glue job %s: could not stop run %s: %s", name, run_id, error)
 
 
-def runner_for(name: str, engine: str = "spark") -> Runner:
+def runner_for(name: str, engine: str = DEFAULT_ENGINE) -> Runner:
     """The runner `name`; `engine` is the local runner's (Glue runs its own Spark)."""
     if name == "local":
         return LocalRunner(engine)
