@@ -20,12 +20,14 @@ from stedi.text import format_counts
 from stedi.transforms.bronze import (
     QUARANTINED_FILES_TABLE,
     bronze_records,
+    distinct_lines,
     flags,
     one_copy_per_record,
     parse_landing,
     quarantine_conflicts,
     quarantine_records,
     quarantined_files_schema,
+    quarantined_lines,
 )
 
 JOB = "bronze"
@@ -60,17 +62,23 @@ def landing_files(spark: SparkSession, args: JobArgs) -> dict[str, SourceFiles]:
 def ingest_source(
     spark: SparkSession, args: JobArgs, source: Source, files: SourceFiles, bronze: lake.Zone, quarantine: lake.Zone
 ) -> SourceCounts:
-    # Parsed lines and distinct records each feed several Spark jobs: staged once each (lake.stage).
+    # Parsed texts and distinct records each feed several Spark jobs: staged once each (lake.stage).
     parse = parse_landing(source, args.run_id, args.ingested_at_dt)
-    parsed = lake.stage(lake.read_landing(spark, files).transform(parse), bronze.scratch(f"{source.name}-lines"))
-    by_rule = {row["_rule"]: row["count"] for row in parsed.groupBy("_rule").count().collect()}
+    lines = lake.read_landing_ranked(spark, files)
+    texts = lake.with_file_names(lines.transform(distinct_lines), files)
+    parsed = lake.stage(texts.transform(parse), bronze.scratch(f"{source.name}-texts"))
+    lines_by_rule = parsed.groupBy("_rule").agg(F.sum("_lines").alias("lines")).collect()
+    by_rule = {row["_rule"]: row["lines"] for row in lines_by_rule}
     landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
     distinct = parsed.filter(F.col("_rule").isNull()).transform(one_copy_per_record(source))
     records = lake.stage(distinct.transform(quarantine_conflicts(source)), bronze.scratch(f"{source.name}-records"))
     measured = _measure(records, source)
     drift = extra_field_counts(records) if measured["drifted"] else {}
     lake.write_table(records.transform(bronze_records(source)), bronze.path(source.name))
-    broken = parsed.transform(quarantine_records(source)).unionByName(records.transform(quarantine_records(source)))
+    broken = records.transform(quarantine_records(source))
+    if by_rule:  # a broken text is quarantined once per line holding it, with that line's file
+        per_line = lake.with_file_names(lines.transform(quarantined_lines(source, parsed)), files)
+        broken = per_line.unionByName(broken)
     lake.write_table(broken, quarantine.path(source.name), fmt="json")
     quarantined = by_rule | ({CONFLICTING_READING: measured["conflicting"]} if measured["conflicting"] else {})
     duplicates = valid - measured["distinct"]

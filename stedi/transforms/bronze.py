@@ -185,20 +185,32 @@ def _extra_fields(source: Source) -> Column:
     return F.when((key_tokens > declared_present) & (F.size(extra) > 0), extra)
 
 
+def distinct_lines(lines: DataFrame) -> DataFrame:
+    """Lines (`value`, `_file`) -> one row per distinct text: the least `_file` holding it, and how many
+    lines hold it (`_lines`). `_file` is the file's name or anything that sorts as names do (see
+    lake.read_landing_ranked), so the least is the first file by path. Blank lines are not records and are
+    dropped.
+
+    Every rule reads a line's text alone (and the run's instant), so a text delivered a hundred times,
+    in overlapping exports or a file sent twice, is parsed and checked once, and counted a hundred times.
+    """
+    texts = lines.groupBy("value").agg(F.min("_file").alias("_file"), F.count(F.lit(1)).alias("_lines"))
+    return texts.filter(F.trim(F.col("value")) != "")  # checked per text, not per line
+
+
 def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callable[[DataFrame], DataFrame]:
-    """Lines (`value`, `_source_file`) -> one row per record: typed fields, `_rule`, `raw_record`, lineage.
+    """Distinct lines (distinct_lines) -> one row per record: typed fields, `_rule`, `raw_record`, lineage,
+    and `_lines`, the landing lines that hold it.
 
     Keys are matched case-insensitively (`timeStamp` is `timestamp`); keys the source does not declare
-    are kept in `_extra_fields`. Blank lines are not records and are dropped.
+    are kept in `_extra_fields`.
     """
     as_text = T.StructType([T.StructField(n, T.StringType()) for n in source.field_names])
 
     def transform(lines: DataFrame) -> DataFrame:
         json = F.from_json(_with_canonical_keys(source, F.col("value")), as_text)
-        parsed = (
-            lines.filter(F.trim(F.col("value")) != "")
-            .withColumn("_json", json)
-            .withColumn("_rule", _broken_rule(source, F.lit(ingested_at).cast("timestamp")))
+        parsed = lines.withColumn("_json", json).withColumn(
+            "_rule", _broken_rule(source, F.lit(ingested_at).cast("timestamp"))
         )
         return parsed.select(
             *[coerce(_raw(f), f.kind).alias(f.name) for f in source.fields],
@@ -208,6 +220,7 @@ def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callabl
             F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
             F.col("_rule"),
             F.col("value").alias("raw_record"),
+            F.col("_lines"),
         )
 
     return transform
@@ -224,11 +237,37 @@ def bronze_records(source: Source) -> Callable[[DataFrame], DataFrame]:
 
 
 def quarantine_records(source: Source) -> Callable[[DataFrame], DataFrame]:
-    """The records that broke a rule: the raw text, the rule, lineage."""
+    """The records that broke a rule: the raw text, the rule, lineage; one row per parsed record."""
 
     def transform(parsed: DataFrame) -> DataFrame:
         return parsed.filter(F.col("_rule").isNotNull()).select(
             F.lit(source.name).alias("source"), F.col("_rule").alias("rule"), "raw_record", *LINEAGE_COLUMNS
+        )
+
+    return transform
+
+
+def quarantined_lines(source: Source, parsed: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Landing lines (`value` and the file it came from) -> a quarantine record per line whose text broke a
+    rule in `parsed` (parse_landing), each with its own file: a broken line in three files is three records.
+    """
+    broken = parsed.filter(F.col("_rule").isNotNull()).select(
+        F.col("raw_record").alias("value"), F.col("_rule").alias("rule"), "_ingest_run_id", "_ingested_at"
+    )
+
+    def transform(lines: DataFrame) -> DataFrame:
+        (file,) = [c for c in lines.columns if c != "value"]
+        # The few broken texts on the left: the side a hash join builds its table from, on every engine.
+        return (
+            F.broadcast(broken)
+            .join(lines, "value")
+            .select(
+                F.lit(source.name).alias("source"),
+                "rule",
+                F.col("value").alias("raw_record"),
+                file,
+                *LINEAGE_COLUMNS[1:],
+            )
         )
 
     return transform
@@ -244,7 +283,7 @@ def _identity(field: Field) -> Column:
 
 def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Records that broke no rule -> one row per distinct record, the first copy by (file, text), with the
-    number of copies delivered in `_copies` (see DUPLICATE_RECORD in stedi/rules.py)."""
+    number of landing lines delivering it in `_copies` (see DUPLICATE_RECORD in stedi/rules.py)."""
 
     def transform(records: DataFrame) -> DataFrame:
         # A window, not a `min_by` aggregate over a struct of the row: the same result, and Sail runs it
@@ -253,7 +292,7 @@ def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
         first = F.row_number().over(copies.orderBy(F.col("_source_file"), F.col("raw_record")))
         return (
             records.withColumn("_copy", first)
-            .withColumn("_copies", F.count(F.lit(1)).over(copies))
+            .withColumn("_copies", F.sum("_lines").over(copies))
             .filter(F.col("_copy") == 1)
             .select(*records.columns, "_copies")
         )

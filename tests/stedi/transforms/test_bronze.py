@@ -11,20 +11,28 @@ from stedi.transforms.bronze import (
     QUARANTINE_COLUMNS,
     bronze_records,
     bronze_schema,
+    distinct_lines,
     parse_landing,
     quarantine_records,
+    quarantined_lines,
 )
 
 RUN_ID = "run-1"
 INGESTED_AT = datetime(2026, 11, 22, tzinfo=UTC)
 
 
-def lines(spark, *values: str):
-    return spark.createDataFrame([(v, "file:/landing/part.json") for v in values], "value string, _source_file string")
+def landing(spark, *lines: tuple[str, str]):
+    """Landing lines as lake.read_landing_ranked gives them: (file name, text) each."""
+    return spark.createDataFrame([(v, f"file:/landing/{f}") for f, v in lines], "value string, _file string")
+
+
+def texts(lines):
+    return lines.transform(distinct_lines).withColumnRenamed("_file", "_source_file")
 
 
 def parse(spark, source, *values: str):
-    return lines(spark, *values).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    lines = landing(spark, *[("part.json", v) for v in values])
+    return texts(lines).transform(parse_landing(source, RUN_ID, INGESTED_AT))
 
 
 def test_valid_step_trainer_record_is_typed_with_lineage(spark):
@@ -98,6 +106,23 @@ def test_malformed_line_does_not_affect_its_neighbours(spark):
     assert [r.rule for r in parsed.transform(quarantine_records(ACCELEROMETER)).collect()] == [MALFORMED_JSON]
 
 
+def test_a_text_delivered_in_several_files_is_parsed_once_and_quarantined_per_line(spark):
+    valid, cut = '{"user":"a@x.com","timestamp":1655564455341,"x":1.0,"y":0.0,"z":0.0}', '{"user":"b@x.com",'
+    delivered = [("b.json", valid), ("a.json", valid), ("a.json", valid), ("c.json", cut), ("a.json", cut)]
+    lines = landing(spark, *delivered)
+    parsed = texts(lines).transform(parse_landing(ACCELEROMETER, RUN_ID, INGESTED_AT))
+    assert sorted((r._rule or "", r._source_file, r._lines) for r in parsed.collect()) == [
+        ("", "file:/landing/a.json", 3),
+        (MALFORMED_JSON, "file:/landing/a.json", 2),
+    ]
+    quarantined = lines.withColumnRenamed("_file", "_source_file").transform(quarantined_lines(ACCELEROMETER, parsed))
+    assert quarantined.columns == QUARANTINE_COLUMNS
+    assert sorted((r.rule, r.raw_record, r._source_file) for r in quarantined.collect()) == [
+        (MALFORMED_JSON, cut, "file:/landing/a.json"),
+        (MALFORMED_JSON, cut, "file:/landing/c.json"),
+    ]
+
+
 def test_blank_lines_are_not_records(spark):
     parsed = parse(spark, ACCELEROMETER, "", "   ", '{"user":"a@x.com","timestamp":1,"x":0,"y":0,"z":0}')
     assert parsed.count() == 1
@@ -110,7 +135,7 @@ def test_drifted_record_equals_its_clean_twin(spark):
     parsed = parse(spark, ACCELEROMETER, clean, drifted).transform(bronze_records(ACCELEROMETER))
     rows = parsed.select("user", "timestamp", "x", "y", "z").collect()
     assert rows[0] == rows[1]
-    assert [r._extra_fields for r in parsed.collect()] == [None, {"device": "ios"}]
+    assert sorted(str(r._extra_fields) for r in parsed.collect()) == ["None", str({"device": "ios"})]
 
 
 def test_customer_dates_and_epoch_floats_are_coerced(spark):
@@ -127,9 +152,7 @@ def test_customer_dates_and_epoch_floats_are_coerced(spark):
 def distinct_records(spark, source, *values: str):
     from stedi.transforms.bronze import one_copy_per_record, quarantine_conflicts
 
-    parsed = spark.createDataFrame(
-        [(v, f"file:/landing/{name}") for name, v in values], "value string, _source_file string"
-    ).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    parsed = texts(landing(spark, *values)).transform(parse_landing(source, RUN_ID, INGESTED_AT))
     return parsed.transform(one_copy_per_record(source)).transform(quarantine_conflicts(source))
 
 
@@ -261,9 +284,9 @@ def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_
     for number, (name, (line, _)) in enumerate(cases.items()):
         files[f"case-{number}.json"] = name
         (tmp_path / f"case-{number}.json").write_bytes(line + b"\n")
-    parsed = lake.read_landing(spark, inspect_source(str(tmp_path))).transform(
-        parse_landing(source, RUN_ID, INGESTED_AT)
-    )
+    found = inspect_source(str(tmp_path))
+    lines = lake.read_landing_ranked(spark, found).transform(distinct_lines)
+    parsed = lake.with_file_names(lines, found).transform(parse_landing(source, RUN_ID, INGESTED_AT))
     rules = {
         files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()
     }
