@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -281,21 +281,33 @@ def _identity(field: Field) -> Column:
     return F.lower(stripped(value)) if field.is_email else stripped(value)
 
 
+def with_group_aggregates(frame: DataFrame, keys: list[Column], aggregates: dict[str, Column]) -> DataFrame:
+    """`frame` with `aggregates` over each row's group of equal `keys` (NULL equal to NULL), as a window
+    partitioned by `keys` would give them: a hash aggregate joined back, which Sail runs three times
+    faster than a window's sort of every row."""
+    names = [f"_key{i}" for i in range(len(keys))]
+    keyed = frame.select("*", *[key.alias(name) for key, name in zip(keys, names, strict=True)])
+    groups = keyed.groupBy(*names).agg(*[a.alias(n) for n, a in aggregates.items()])
+    groups = groups.select(*[F.col(n).alias(f"{n}_") for n in names], *aggregates)
+    same = [groups[f"{n}_"].eqNullSafe(keyed[n]) for n in names]
+    # The groups on the left, the side a hash join holds in memory: they are narrower than the rows.
+    return groups.join(keyed, same).select(*frame.columns, *aggregates)
+
+
 def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Records that broke no rule -> one row per distinct record, the first copy by (file, text), with the
     number of landing lines delivering it in `_copies` (see DUPLICATE_RECORD in stedi/rules.py)."""
+    # (file, text) as one string that sorts as the pair does: no file name holds a NUL. Each text is
+    # one row (distinct_lines), so exactly one row of a record is its first.
+    copy = F.concat_ws("\u0000", F.col("_source_file"), F.col("raw_record"))
 
     def transform(records: DataFrame) -> DataFrame:
-        # A window, not a `min_by` aggregate over a struct of the row: the same result, and Sail runs it
-        # ten times faster. Copies equal in (file, text) are equal in every column, so ties do not matter.
-        copies = Window.partitionBy(*[_identity(f) for f in source.fields])
-        first = F.row_number().over(copies.orderBy(F.col("_source_file"), F.col("raw_record")))
-        return (
-            records.withColumn("_copy", first)
-            .withColumn("_copies", F.sum("_lines").over(copies))
-            .filter(F.col("_copy") == 1)
-            .select(*records.columns, "_copies")
+        # Not `min_by` over a struct of the row, nor a window: the same result, Sail runs them 10 and 3
+        # times slower.
+        counted = with_group_aggregates(
+            records, [_identity(f) for f in source.fields], {"_first": F.min(copy), "_copies": F.sum("_lines")}
         )
+        return counted.filter(copy == F.col("_first")).drop("_first")
 
     return transform
 
@@ -308,8 +320,10 @@ def quarantine_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
     def transform(records: DataFrame) -> DataFrame:
         if not source.key:
             return records
-        versions = Window.partitionBy(*[_identity(fields[name]) for name in source.key])
-        conflicting = F.count(F.lit(1)).over(versions) > 1
-        return records.withColumn("_rule", F.when(conflicting, F.lit(CONFLICTING_READING)).otherwise(F.col("_rule")))
+        key = [_identity(fields[name]) for name in source.key]
+        versions = with_group_aggregates(records, key, {"_versions": F.count(F.lit(1))})
+        conflicting = F.col("_versions") > 1
+        rule = F.when(conflicting, F.lit(CONFLICTING_READING)).otherwise(F.col("_rule"))
+        return versions.withColumn("_rule", rule).drop("_versions")
 
     return transform
