@@ -11,7 +11,7 @@ ARCHIVE_STAMP := $(VENV)/.jvm-archive
 VENV35 := .venv-spark35
 STAMP35 := $(VENV35)/.installed
 
-.PHONY: run test test-spark lint test-spark35 bench bench-scale clean check-prereqs
+.PHONY: run test test-spark lint test-spark35 bench bench-scale bench-incremental clean check-prereqs
 
 run: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/stedi run $(ARGS)
@@ -40,6 +40,10 @@ bench: $(STAMP) $(ARCHIVE_STAMP)
 # 10 and 100 copies of the sample: `stedi run` on each engine beside ../shared/bench's references.
 bench-scale: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/python bench/bench_scale.py $(ARGS)
+
+# A full run, a run with nothing new and a run with 1% new files, on a generated landing 100 times the sample.
+bench-incremental: $(STAMP) $(ARCHIVE_STAMP)
+	$(VENV)/bin/python bench/bench_incremental.py $(ARGS)
 
 check-prereqs:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' 2>/dev/null || \

@@ -25,6 +25,7 @@ JOBS = ("bronze", "silver", "gold")  # one Glue job per zone transition, run in 
 PACKAGED = (
     "stedi/__init__.py",
     "stedi/jobs",
+    "stedi/ingestion.py",
     "stedi/lake.py",
     "stedi/landing.py",
     "stedi/spark.py",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -10,14 +11,16 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from stedi import run_log
+from stedi.ingestion import RunPlan
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
 from stedi.lake import prune_runs
-from stedi.report import JobReport, RunSummary, WarehouseLoad
+from stedi.report import JobReport, RunSummary, SourceCounts, WarehouseLoad
 from stedi.secrets import WAREHOUSE_PASSWORD_BLOCK, masked_url, without_password
 from stedi.settings import Settings, SettingsError, taking_run_parameters
-from stedi.summary import RunFailed, build_summary
+from stedi.summary import RunFailed, build_summary, lake_accounting
 from stedi.text import one_line
+from tasks.planning import plan_run
 from tasks.reports import publish_run_report
 from tasks.spark_jobs import build_gold, curate_silver, ingest_landing
 from tasks.summary import account_records, check_quarantine, summarize_run
@@ -49,6 +52,7 @@ def stedi_lakehouse(**parameters: Any) -> RunSummary:
         ingested_at=datetime.now(UTC).isoformat(),
         consent_policy=settings.consent_policy,
         allow_empty=",".join(settings.allow_empty),
+        quarantine_threshold=str(settings.quarantine_threshold),
     )
     with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
         try:
@@ -72,37 +76,52 @@ def prune_reports(settings: Settings, run_id: str) -> None:
 
 
 def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
-    """Bronze, silver, gold, the warehouse and the summary, for one run holding the lake."""
+    """Bronze, silver, gold, the warehouse and the summary, for one run holding the lake: each stage only
+    when the plan says it has something to do."""
     run_id = args.run_id
     reports: dict[str, JobReport] = {}
     loaded = None
+    plan = before = None
     try:
+        before = lake_accounting(settings.lake)
         if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
             check_warehouse(settings.warehouse)
-        reports["bronze"] = bronze = ingest_landing(args, settings.runner, settings.engine)
-        check_quarantine(bronze, settings.quarantine_threshold, settings.lake)
-        reports["silver"] = silver = curate_silver(args, settings.runner, settings.engine)
-        account_records(run_id, settings.consent_policy, bronze, silver)
-        reports["gold"] = gold = build_gold(args, settings.runner, settings.engine)
-        expected_rows = {table.name: table.rows for table in gold.tables}
-        expected_rows["machine_learning_training_set"] = silver.table("machine_learning_curated").rows
+        plan = plan_run(settings.landing, settings.lake, settings.consent_policy, settings.full_refresh)
+        args = replace(args, full_refresh="true" if plan.mode == "full" else "")
+        if plan.bronze:
+            reports["bronze"] = bronze = ingest_landing(args, settings.runner, settings.engine)
+            check_quarantine(bronze, settings.quarantine_threshold, settings.lake)
+        if plan.silver or "bronze" in reports:
+            reports["silver"] = curate_silver(args, settings.runner, settings.engine)
+            account_records(settings.lake)
+        if plan.gold or "silver" in reports:
+            reports["gold"] = build_gold(args, settings.runner, settings.engine)
         if settings.loads_warehouse:
-            loaded = load_warehouse(settings.warehouse, settings.lake, expected_rows)
+            # A warehouse that already holds the lake's gold (a run with nothing new) is not loaded again.
+            loaded = load_warehouse(settings.warehouse, settings.lake, skip_if_held="gold" not in reports)
     except Exception as error:
         # Every figure measured before the failure is reported, with the error, before the run fails.
-        raise RunFailed(report_failure(run_id, settings, reports, loaded, error)) from error
-    summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded)
+        raise RunFailed(report_failure(run_id, settings, reports, loaded, error, plan, before)) from error
+    summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, plan=plan, before=before)
     publish_run_report(summary, settings.lake)
     return summary
 
 
 def report_failure(
-    run_id: str, settings: Settings, reports: dict[str, JobReport], loaded: WarehouseLoad | None, error: Exception
+    run_id: str,
+    settings: Settings,
+    reports: dict[str, JobReport],
+    loaded: WarehouseLoad | None,
+    error: Exception,
+    plan: RunPlan | None,
+    before: dict[str, SourceCounts] | None,
 ) -> RunSummary:
     """The failed run's summary, published as the artifacts; reporting never hides the run's own error:
     what fails while reporting (the lake unreachable too) is added to the summary, not raised."""
     try:
-        summary = summarize_run(run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error))
+        summary = summarize_run(
+            run_id, settings.consent_policy, settings.lake, reports, loaded, one_line(error), plan=plan, before=before
+        )
     except Exception as reporting:
         summary = build_summary(
             run_id,

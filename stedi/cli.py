@@ -123,8 +123,12 @@ def _add_run_parameters(parser: argparse.ArgumentParser, only: tuple[str, ...] |
             continue
         default = default_of(setting, parameter)
         shown = ", ".join(default) if isinstance(default, tuple) else default
-        note = f"; default {shown}" if shown not in (None, "") else ""
+        note = f"; default {shown}" if shown not in (None, "", False) else ""
         note += "; repeatable" if parameter.repeatable else ""
+        if parameter.flag:  # not given: None, so STEDI_<NAME> still decides
+            parser.add_argument("--" + setting.name.replace("_", "-"), action="store_const", const=True,
+                                help=f"{parameter.help} ({parameter.env(setting.name)}=true)")  # fmt: skip
+            continue
         parser.add_argument(
             "--" + setting.name.replace("_", "-"),
             metavar=parameter.metavar,

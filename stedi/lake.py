@@ -55,22 +55,30 @@ def report_path(lake: str, run_id: str, job: str) -> str:
 
 def read_landing(spark: SparkSession, files: SourceFiles) -> DataFrame:
     """Landing lines of the files stedi/landing.py found readable, with the file each came from."""
-    return with_file_names(read_landing_ranked(spark, files), files)
+    return with_file_names(read_landing_ranked(spark, files), files).drop("_batch")
 
 
-def read_landing_ranked(spark: SparkSession, files: SourceFiles) -> DataFrame:
-    """read_landing's lines as (`value`, `_file`), where `_file` sorts as the file's name does: the name
-    itself on a JVM Spark, its rank among the names through Spark Connect, where the files are read one by
-    one (Sail takes the least of a number per text twice as fast as the least name). with_file_names
-    gives the names back, best once the lines are few."""
+def read_landing_ranked(spark: SparkSession, files: SourceFiles, batch_of: dict[str, int] | None = None) -> DataFrame:
+    """read_landing's lines as (`value`, `_file`, `_batch`), where `_file` sorts as the file's name does: the
+    name itself on a JVM Spark, its rank among the names through Spark Connect, where the files are read
+    one by one (Sail takes the least of a number per text twice as fast as the least name); `_batch` is the
+    file's number in `batch_of` (default 0). with_file_names gives the names back, best once the lines
+    are few."""
     ranks = _ranks(spark, files)
-    schema = "value string, _file int" if ranks else "value string, _file string"
-    lines = [_read_with_engine(spark, [f.path for f in files.read if f.utf8], ranks, schema)]
+    batch_of = batch_of or {}
+    schema = f"value string, _file {'int' if ranks else 'string'}, _batch int"
+    batches: dict[int, list[str]] = {}
+    for f in files.read:
+        if f.utf8:
+            batches.setdefault(batch_of.get(f.path, 0), []).append(f.path)
+    lines = [_read_with_engine(spark, paths, ranks, batch) for batch, paths in sorted(batches.items())]
     lines += [
-        spark.createDataFrame([(line, ranks.get(path, _as_spark_names(path))) for line in read_text(path)], schema)
+        spark.createDataFrame(
+            [(line, ranks.get(path, _as_spark_names(path)), batch_of.get(path, 0)) for line in read_text(path)], schema
+        )
         for path in files.not_utf8
     ]
-    return _union_all(lines)
+    return _union_all(lines) if lines else spark.createDataFrame([], schema)
 
 
 def with_file_names(frame: DataFrame, files: SourceFiles) -> DataFrame:
@@ -93,17 +101,19 @@ def _ranks(spark: SparkSession, files: SourceFiles) -> dict[str, int]:
     return {f.path: rank for rank, f in enumerate(by_name)}
 
 
-def _read_with_engine(spark: SparkSession, files: list[str], ranks: dict[str, int], schema: str) -> DataFrame:
-    if not files:
-        return spark.createDataFrame([], schema)
+def _read_with_engine(spark: SparkSession, files: list[str], ranks: dict[str, int], batch: int) -> DataFrame:
+    """(`value`, `_file`, `_batch`) of `files`, a batch: in each file's own projection (Sail 0.7 loses track
+    of a column added to a union of reads)."""
+    batch_column = F.lit(batch).cast("int").alias("_batch")
     if not _through_spark_connect(spark):
         return spark.read.text([reader_path(f) for f in files]).select(
-            F.col("value"), F.col("_metadata.file_path").alias("_file")
+            F.col("value"), F.col("_metadata.file_path").alias("_file"), batch_column
         )
     # A Spark Connect server may lack Spark's file metadata column and Hadoop's glob escapes (Sail 0.7
     # does): one read per file, ranked by its name as Spark names it, so the lineage is the same.
     per_file = [
-        spark.read.text(_as_glob_literal(f)).select(F.col("value"), F.lit(ranks[f]).alias("_file")) for f in files
+        spark.read.text(_as_glob_literal(f)).select(F.col("value"), F.lit(ranks[f]).alias("_file"), batch_column)
+        for f in files
     ]
     return _union_all(per_file)
 
@@ -166,6 +176,27 @@ def write_table(
         check(df.sparkSession.read.schema(df.schema).format(fmt).load(path))
 
 
+def carry_table(source: str, target: str) -> None:
+    """The table at `source` (a published version's) as the table at `target` (a version being written),
+    without an engine and without reading it: locally its files hard-linked, on S3 copied inside S3."""
+    if is_local(source):
+        root = _local(source)
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            destination = _local(target) / file.relative_to(root)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.link(file, destination)
+        _local(target).mkdir(parents=True, exist_ok=True)
+        return
+    client, origin = _s3_client(), _bucket_key(source.rstrip("/") + "/")
+    destination = _bucket_key(target.rstrip("/") + "/")
+    for page in client.get_paginator("list_objects_v2").paginate(**_prefix(origin)):
+        for item in page.get("Contents", []):
+            key = destination["Key"] + item["Key"][len(origin["Key"]) :]
+            client.copy_object(
+                Bucket=destination["Bucket"], Key=key, CopySource={"Bucket": origin["Bucket"], "Key": item["Key"]}
+            )
+
+
 def stage(df: DataFrame, path: str) -> DataFrame:
     """`df` computed once: written as Parquet to `path` (a Zone.scratch folder) and read back.
 
@@ -192,6 +223,11 @@ def _ensure_table(df: DataFrame, path: str, fmt: str) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(to_arrow_schema(df.schema).empty_table(), sink)
     _put_bytes(join(path, "part-00000.parquet"), sink.getvalue().to_pybytes())
+
+
+def table_exists(path: str) -> bool:
+    """Whether a table was written at `path` (it holds a data file)."""
+    return _has_files(path)
 
 
 def _has_files(folder: str) -> bool:
@@ -240,6 +276,9 @@ ZONES_DIR = "_zones"
 _POINTER = "CURRENT.json"
 _MANIFEST = "_zone.json"
 _SCRATCH = "_scratch"
+# <gold version>/_changes/<table>/{upserts,retracted}/: a gold table's rows against the previous version
+# (stedi/jobs/gold.py), which a warehouse holding that version loads instead of the whole table.
+CHANGES = "_changes"
 
 
 class Zone:
@@ -251,6 +290,7 @@ class Zone:
         self.version = f"{run_id}.{uuid.uuid4().hex[:8]}"
         self.root = join(lake_root, ZONES_DIR, zone, self.version)  # version_table_path's folder
         self.tables: list[str] = []
+        self.built_from: dict[str, Any] = {}  # what the version was made of (zone_manifest): versions, settings
 
     def path(self, table: str) -> str:
         if table not in self.tables:
@@ -261,10 +301,12 @@ class Zone:
         """A folder for intermediate data of this version (stage), removed when the version is published."""
         return join(self.root, _SCRATCH, name)
 
-    def publish(self) -> None:
-        """Make this version the zone's current one, atomically; then drop versions older than the previous."""
+    def publish(self, keep: set[str] | None = None) -> None:
+        """Make this version the zone's current one, atomically; then drop versions older than the previous,
+        but those named in `keep`."""
         _remove_tree(join(self.root, _SCRATCH))
-        manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables)}
+        manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables),
+                    "built_from": self.built_from}  # fmt: skip
         write_json(join(self.root, _MANIFEST), manifest)
         previous = current_version(self.lake_root, self.zone)
         if is_local(self.lake_root):
@@ -272,8 +314,20 @@ class Zone:
         else:
             write_json(join(self.lake_root, ZONES_DIR, self.zone, _POINTER), manifest)
         for version in _versions(self.lake_root, self.zone):
-            if version not in (self.version, previous):  # a killed run's leftovers too
+            if version not in {self.version, previous, *(keep or ())}:  # a killed run's leftovers too
                 _remove_tree(join(self.lake_root, ZONES_DIR, self.zone, version))
+
+
+def zone_manifest(lake_root: str, zone: str) -> dict[str, Any] | None:
+    """The manifest of the zone's current version (run id, version, tables, built_from); None before the
+    zone's first publication or for a folder of an older lake layout."""
+    version = current_version(lake_root, zone)
+    if version is None:
+        return None
+    try:
+        return read_json(join(lake_root, ZONES_DIR, zone, version, _MANIFEST))
+    except FileNotFoundError:
+        return None
 
 
 def zone_run_id(lake_root: str, zone: str) -> str | None:

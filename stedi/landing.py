@@ -69,6 +69,7 @@ _CHECKERS = 8  # files checked side by side: gzip decompression and S3 reads rel
 class LandingFile:
     path: str  # as the reader opens it: an absolute local path, or s3://bucket/key
     size: int
+    version: str | None = None  # what changes when its bytes do: the modification time in ns, or S3's ETag
     # False when some of its bytes are not UTF-8 (a Latin-1 export): the engines' text readers disagree
     # on such a file (Sail fails the job, Spark keeps the bytes), so it is decoded here (read_text).
     utf8: bool = True
@@ -80,6 +81,7 @@ class QuarantinedFile:
     rule: str  # a FILE_RULES name
     detail: str  # what the operating system, zlib or S3 said
     size: int | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class SourceFiles:
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     skipped: list[SkippedEntry] = field(default_factory=list)
     delivered: int = 0  # files met while walking the folder, each to end up read or quarantined
+    # Files already ingested and unchanged since (the `known` of inspect_source): not checked again.
+    unchecked: list[LandingFile] = field(default_factory=list)
 
     @property
     def paths(self) -> list[str]:
@@ -121,9 +125,14 @@ class SourceFiles:
         )
 
 
-def inspect_source(folder: str) -> SourceFiles:
+# A file already ingested: its (size, version) then, or None for a file never ingested.
+Known = Callable[[str], "tuple[int | None, str | None] | None"]
+
+
+def inspect_source(folder: str, known: Known | None = None) -> SourceFiles:
     """Walk `folder` (local or s3://), sort each entry into read, quarantined or skipped; a folder that
-    does not exist has no entries."""
+    does not exist has no entries. A file `known` with the same size and version is not checked again:
+    it goes to `unchecked`."""
     found = SourceFiles(folder)
     if folder.startswith("s3://"):
         s3 = _s3()  # one client for the folder: each makes a session of its own
@@ -138,6 +147,8 @@ def inspect_source(folder: str) -> SourceFiles:
         found.delivered += 1
         if isinstance(entry, QuarantinedFile):
             found.quarantined.append(entry)
+        elif known is not None and known(entry.path) == (entry.size, entry.version):
+            found.unchecked.append(entry)
         else:
             candidates.append(entry)
     with ThreadPoolExecutor(max_workers=_CHECKERS, thread_name_prefix="landing-check") as pool:
@@ -146,6 +157,7 @@ def inspect_source(folder: str) -> SourceFiles:
     found.read.sort(key=lambda f: f.path)
     found.quarantined.sort(key=lambda q: q.path)
     found.skipped.sort(key=lambda s: s.path)
+    found.unchecked.sort(key=lambda f: f.path)
     return found
 
 
@@ -220,7 +232,7 @@ def _scan(folder: str) -> Iterator[Entry]:
             else:
                 yield from _scan(entry.path)
         elif stat.S_ISREG(info.st_mode):
-            yield LandingFile(entry.path, info.st_size)
+            yield LandingFile(entry.path, info.st_size, str(info.st_mtime_ns))
         else:
             yield SkippedEntry(entry.path, f"{_special_kind(info.st_mode)}, not a regular file")
 
@@ -252,7 +264,7 @@ def _walk_s3(s3: Any, folder: str) -> Iterator[Entry]:
                 kind = "file" if hidden == relative[-1] else "folder"
                 yield SkippedEntry(path, f"in a hidden {kind} (its name starts with {hidden[0]!r})")
             else:
-                yield LandingFile(path, item["Size"])
+                yield LandingFile(path, item["Size"], item.get("ETag", "").strip('"') or None)
 
 
 # Checking: the file as it can be read as JSON lines, or why it cannot.
@@ -278,7 +290,7 @@ def _check(candidate: LandingFile, open_file: Callable[[], IO[bytes]]) -> Landin
     name = candidate.path.rsplit("/", 1)[-1]
 
     def problem(rule: str, detail: str) -> QuarantinedFile:
-        return QuarantinedFile(candidate.path, rule, detail, candidate.size)
+        return QuarantinedFile(candidate.path, rule, detail, candidate.size, candidate.version)
 
     if ":" in candidate.path.removeprefix("s3://"):
         return problem(
@@ -382,8 +394,18 @@ def _s3() -> Any:
     return aws.client("s3")
 
 
-def inspect_landing(landing: str, sources: Iterable[str]) -> dict[str, SourceFiles]:
-    """Every source's landing folder under `landing`."""
+def list_source(folder: str) -> list[LandingFile | QuarantinedFile]:
+    """The landing files of `folder` as a walk finds them (sizes and versions), none of them opened: what a
+    run compares with the files it ingested before."""
+    entries = _walk_s3(_s3(), folder) if folder.startswith("s3://") else _walk_local(folder)
+    return [entry for entry in entries if not isinstance(entry, SkippedEntry)]
+
+
+def inspect_landing(
+    landing: str, sources: Iterable[str], known: dict[str, Known] | None = None
+) -> dict[str, SourceFiles]:
+    """Every source's landing folder under `landing`; `known` per source, as inspect_source takes it."""
     from stedi.lake import landing_folder
 
-    return {name: inspect_source(landing_folder(landing, name)) for name in sources}
+    known = known or {}
+    return {name: inspect_source(landing_folder(landing, name), known.get(name)) for name in sources}

@@ -49,6 +49,28 @@ def _tables(data: dict[str, dict[str, int]], zone: Zone) -> list[TableRows]:
     return [TableRows.from_key(key, value["rows"], _zone_of_key(key, zone)) for key, value in data.items()]
 
 
+class AccountingError(RuntimeError):
+    """Some landing records are neither accepted, filtered nor quarantined (or are counted twice)."""
+
+
+def quarantine_breaches(sources: dict[str, SourceCounts], threshold: float) -> list[str]:
+    """Per source whose run quarantined more than `threshold` (a fraction) of its landing files or records,
+    what it quarantined (the quarantine threshold, stedi/rules.py)."""
+    from stedi.rules import over_threshold
+    from stedi.text import format_counts
+
+    over = []
+    for name, source in sources.items():
+        files = source.files or Files()
+        measures = [("records", source.landing or 0, source.quarantined), ("files", files.landing, files.quarantined)]
+        for what, landing, by_rule in measures:
+            quarantined = sum(by_rule.values())
+            if over_threshold(quarantined, landing, threshold):
+                reasons = format_counts(dict(sorted(by_rule.items())))
+                over.append(f"{name}: {quarantined:,} of {landing:,} {what} ({quarantined / landing:.1%}: {reasons})")
+    return over
+
+
 @dataclass
 class Files:
     """A source's landing files: every one delivered is read or quarantined whole (stedi/landing.py)."""
@@ -79,6 +101,9 @@ class SourceCounts:
     extra_fields: Counts = field(default_factory=dict)  # schema drift: fields the source does not declare
     files: Files | None = None
     warnings: list[str] = field(default_factory=list)
+    # Records of earlier runs whose bucket this run changed, by "from -> to (reason)": a held reading that a
+    # new version of it now conflicts with, a reading whose customer withdrew consent.
+    moved: Counts = field(default_factory=dict)
 
     @property
     def unaccounted(self) -> int:
@@ -109,6 +134,7 @@ class SourceCounts:
             self.extra_fields,
             self.files,
             self.warnings,
+            self.moved,
         )
 
 
@@ -132,6 +158,10 @@ class JobReport:
     sources: dict[str, SourceCounts] = field(default_factory=dict)
     contracts: list[Contract] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mode: str | None = None  # bronze: "full" | "incremental"
+    new_files: Counts = field(default_factory=dict)  # bronze: per source, the files it met for the first time
+    # bronze: per source, the lake's records since its first run (landing, bronze, duplicates, quarantined)
+    lake: dict[str, SourceCounts] = field(default_factory=dict)
 
     def table(self, name: str) -> TableRows:
         return next(t for t in self.tables if t.name == name)
@@ -150,6 +180,10 @@ class JobReport:
             data["contracts"] = {c.table: asdict(c) for c in self.contracts}
         if self.warnings or self.job == "gold":
             data["warnings"] = self.warnings
+        if self.mode is not None:
+            data["mode"], data["new_files"] = self.mode, self.new_files
+        if self.lake:
+            data["lake"] = {name: _job_source_json(self.job, source) for name, source in self.lake.items()}
         return data
 
     @classmethod
@@ -164,6 +198,9 @@ class JobReport:
             sources={name: _source_from_json(s) for name, s in data.get("sources", {}).items()},
             contracts=[Contract(**c) for c in data.get("contracts", {}).values()],
             warnings=data.get("warnings", []),
+            mode=data.get("mode"),
+            new_files=data.get("new_files", {}),
+            lake={name: _source_from_json(s) for name, s in data.get("lake", {}).items()},
         )
 
 
@@ -178,6 +215,7 @@ def _job_source_json(job: str, source: SourceCounts) -> dict[str, Any]:
         "filtered": source.filtered,
         "flagged": source.flagged,
         "extra_fields": source.extra_fields,
+        "moved": source.moved,
         "warnings": source.warnings,
     }
 
@@ -194,6 +232,7 @@ def _source_from_json(data: dict[str, Any]) -> SourceCounts:
         landing=data.get("landing"), accepted=data.get("accepted"), bronze=data.get("bronze"),
         filtered=data.get("filtered", {}), quarantined=data.get("quarantined", {}), flagged=data.get("flagged", {}),
         extra_fields=data.get("extra_fields", {}), files=files, warnings=data.get("warnings", []),
+        moved=data.get("moved", {}),
     )  # fmt: skip
 
 
@@ -240,6 +279,13 @@ class RunSummary:
     warehouse: WarehouseLoad | None = None
     log: str | None = None  # the folder of `stedi run`'s log files
     seconds: dict[str, float] = field(default_factory=dict)  # per stage that ran: bronze, silver, gold, warehouse
+    mode: str | None = None  # "full" | "incremental" (stedi/ingestion.py)
+    mode_reason: str | None = None  # why: the lake's first run, --full-refresh, settings changed, ...
+    new_files: Counts = field(default_factory=dict)  # per source, files the lake had not ingested
+    # Per source, this run's landing lines: to bronze, duplicates, quarantined (and records of earlier runs
+    # bronze moved); `sources` holds the lake's accounting since its first run.
+    this_run: dict[str, SourceCounts] = field(default_factory=dict)
+    changes: dict[str, Counts] = field(default_factory=dict)  # per source, how each bucket of the lake moved
 
     def table(self, name: str) -> TableRows | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -259,6 +305,10 @@ class RunSummary:
         if self.log is not None:
             data["log"] = self.log
         data["seconds"] = self.seconds
+        if self.mode is not None:
+            data["mode"], data["mode_reason"], data["new_files"] = self.mode, self.mode_reason, self.new_files
+            data["this_run"] = {name: _this_run_json(source) for name, source in self.this_run.items()}
+            data["changes"] = self.changes
         return data
 
     @classmethod
@@ -278,7 +328,22 @@ class RunSummary:
             warehouse=WarehouseLoad(warehouse["url"], warehouse["tables"]) if warehouse else None,
             log=data.get("log"),
             seconds=data.get("seconds", {}),
+            mode=data.get("mode"),
+            mode_reason=data.get("mode_reason"),
+            new_files=data.get("new_files", {}),
+            this_run={name: _source_from_json(s) for name, s in data.get("this_run", {}).items()},
+            changes=data.get("changes", {}),
         )
+
+
+def _this_run_json(source: SourceCounts) -> dict[str, Any]:
+    return {
+        "landing": source.landing,
+        "bronze": source.bronze,
+        "filtered": source.filtered,
+        "quarantined": source.quarantined,
+        "moved": source.moved,
+    }
 
 
 def _summary_source_json(source: SourceCounts) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class Parameter:
     on_command_line: bool = True  # `stedi run --<name>`
     repeatable: bool = False  # the option may be given more than once; STEDI_<NAME> is comma-separated
     parse: Callable[[Any], Any] | None = None  # text (or a value) to the field's type, or SettingsError
+    flag: bool = False  # on the command line an option without a value (`--full-refresh`)
 
     def env(self, name: str) -> str:
         return f"STEDI_{name.upper()}"
@@ -74,6 +75,17 @@ def _count(value: Any) -> int:
     if count < 1:
         raise SettingsError(f"runs to keep must be a whole number of at least 1, got {value!r}")
     return count
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise SettingsError(f"expected true or false, got {value!r}")
 
 
 def _sources(value: Any) -> tuple[str, ...]:
@@ -140,6 +152,13 @@ class Settings:
         choices=tuple(SOURCES),
         repeatable=True,
         parse=_sources,
+    )
+    full_refresh: bool = _parameter(
+        "rebuild every zone and the warehouse from all landing files; without it a run ingests only the "
+        "files the lake has not ingested (stedi/ingestion.py)",
+        default=False,
+        flag=True,
+        parse=_flag,
     )
     keep_runs: int = _parameter(
         "how many runs' reports and logs the lake keeps, and flow runs the temporary Prefect API keeps, "
@@ -242,7 +261,8 @@ def taking_run_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _optional(setting: Any) -> Any:
-    return {"float": float | None, "int": int | None, "tuple[str, ...]": list[str] | None}.get(setting.type, str | None)
+    types = {"float": float | None, "int": int | None, "bool": bool | None, "tuple[str, ...]": list[str] | None}
+    return types.get(setting.type, str | None)
 
 
 def _absolute(path: str) -> str:

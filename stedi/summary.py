@@ -4,6 +4,7 @@ quarantine threshold, and the summary as tables for a terminal."""
 from __future__ import annotations
 
 from stedi.report import (
+    AccountingError,
     ContractOutcome,
     Files,
     JobReport,
@@ -11,15 +12,11 @@ from stedi.report import (
     SourceCounts,
     WarehouseLoad,
     ZoneState,
+    quarantine_breaches,
 )
-from stedi.rules import over_threshold
 from stedi.secrets import redact
 from stedi.sources import SOURCES
 from stedi.text import format_counts, format_table
-
-
-class AccountingError(RuntimeError):
-    """Some landing records are neither accepted, filtered nor quarantined (or are counted twice)."""
 
 
 class QuarantineThresholdError(RuntimeError):
@@ -27,16 +24,9 @@ class QuarantineThresholdError(RuntimeError):
 
 
 def check_quarantine_share(bronze: JobReport, threshold: float, quarantine: str = "<lake>/quarantine") -> None:
-    """Fail when any source quarantined more than `threshold` (a fraction) of its landing files or records."""
-    over = []
-    for name, source in bronze.sources.items():
-        files = source.files or Files()
-        measures = [("records", source.landing or 0, source.quarantined), ("files", files.landing, files.quarantined)]
-        for what, landing, by_rule in measures:
-            quarantined = sum(by_rule.values())
-            if over_threshold(quarantined, landing, threshold):
-                reasons = format_counts(dict(sorted(by_rule.items())))
-                over.append(f"{name}: {quarantined:,} of {landing:,} {what} ({quarantined / landing:.1%}: {reasons})")
+    """Fail when any source quarantined more than `threshold` (a fraction) of this run's landing files or
+    records (the bronze job then published nothing: quarantine_breaches)."""
+    over = quarantine_breaches(bronze.sources, threshold)
     if over:
         raise QuarantineThresholdError(
             f"quarantine share above {threshold:.0%}: " + "; ".join(over) + f" (see {quarantine}/)"
@@ -56,6 +46,44 @@ def _check_name(check: dict) -> str:
     return f"{column}: {check.get('check')}" if column else str(check.get("check"))
 
 
+def lake_accounting(lake_root: str) -> dict[str, SourceCounts] | None:
+    """Every source's records since the lake's first run, as its published zones account for them: bronze's
+    totals (stedi/ingestion.py) and silver's accepted and filtered; None before both are published."""
+    from stedi import ingestion, lake
+
+    state, silver = ingestion.read_state(lake_root), lake.zone_manifest(lake_root, "silver")
+    accounting = (silver or {}).get("built_from", {}).get("accounting")
+    if state is None or accounting is None:
+        return None
+    return {
+        name: state.totals[name].as_counts().then(SourceCounts(**accounting[name]))
+        if name in state.totals
+        else SourceCounts()
+        for name in SOURCES
+    }
+
+
+def changes(before: dict[str, SourceCounts] | None, after: dict[str, SourceCounts] | None) -> dict[str, dict[str, int]]:
+    """How each bucket of the lake's accounting moved in a run: landing, accepted, each reason filtered and
+    each rule quarantined; only what moved. A withdrawn consent shows as accepted -n, a reason +n."""
+    if after is None:
+        return {}
+
+    def buckets(counts: SourceCounts | None) -> dict[str, int]:
+        if counts is None:
+            return {}
+        return {"landing": counts.landing or 0, "accepted": counts.accepted or 0,
+                **{f"filtered: {r}": n for r, n in counts.filtered.items()},
+                **{f"quarantined: {r}": n for r, n in counts.quarantined.items()}}  # fmt: skip
+
+    moved = {}
+    for name in SOURCES:
+        old, new = buckets((before or {}).get(name)), buckets(after.get(name))
+        delta = {bucket: new.get(bucket, 0) - old.get(bucket, 0) for bucket in sorted({*old, *new})}
+        moved[name] = {bucket: n for bucket, n in delta.items() if n}
+    return moved
+
+
 def build_summary(
     run_id: str,
     consent_policy: str,
@@ -65,8 +93,10 @@ def build_summary(
     warehouse: WarehouseLoad | None = None,
     zones: dict[str, ZoneState] | None = None,
     error: str | None = None,
+    accounting: dict[str, SourceCounts] | None = None,
 ) -> RunSummary:
-    """The run summary from the jobs' run reports (and the warehouse load, once it ran).
+    """The run summary from the jobs' run reports (and the warehouse load, once it ran), and the lake's
+    `accounting` (lake_accounting) once its zones are published.
 
     A failed run (`error`) has the reports of the jobs that finished: a figure that was never measured
     is None (`accepted` before silver ran), never a guess.
@@ -78,6 +108,11 @@ def build_summary(
         }
         summary.tables = [t for t in bronze.tables if t.zone == "landing"]
         summary.warnings = [w for name in SOURCES for w in bronze.sources[name].warnings]
+        summary.mode, summary.new_files = bronze.mode, bronze.new_files
+        summary.this_run = dict(bronze.sources)
+    if accounting is not None:  # the lake as a whole, with this run's files, flags and warnings
+        runs = summary.sources
+        summary.sources = {name: _with_this_run(accounting[name], runs.get(name)) for name in SOURCES}
     if silver is not None:
         summary.tables += silver.tables
         summary.contracts = {
@@ -98,6 +133,13 @@ def build_summary(
         ]
     summary.warnings = [redact(warning) for warning in summary.warnings]
     return summary
+
+
+def _with_this_run(lake: SourceCounts, run: SourceCounts | None) -> SourceCounts:
+    if run is None:
+        return lake
+    return SourceCounts(lake.landing, lake.accepted, lake.bronze, lake.filtered, lake.quarantined, run.flagged,
+                        run.extra_fields, run.files, run.warnings, run.moved)  # fmt: skip
 
 
 def accounting(source: SourceCounts) -> dict[str, object]:
@@ -127,7 +169,10 @@ def check_accounting(summary: RunSummary) -> None:
 
 def render(summary: RunSummary) -> str:
     """The summary as plain-text tables for a terminal."""
-    lines = [f"run {summary.run_id}: {summary.status} (consent policy: {summary.consent_policy})", ""]
+    lines = [f"run {summary.run_id}: {summary.status} (consent policy: {summary.consent_policy})"]
+    if summary.mode is not None:
+        lines.append(f"{summary.mode} run ({summary.mode_reason}); new files: {format_counts(summary.new_files)}")
+    lines.append("")
     lines += format_table(["table", "rows"], [[t.key, f"{t.rows:,}"] for t in summary.tables])
     lines.append("")
     rows = [
@@ -142,6 +187,10 @@ def render(summary: RunSummary) -> str:
         for name, s in summary.sources.items()
     ]
     lines += format_table(["source", "files", "landing", "accepted", "filtered", "quarantined"], rows)
+    if summary.mode == "incremental":
+        lines += ["", "(files: this run's new files; the other figures: the lake's records since its first run)"]
+        lines += [f"{name}: this run: {_describe_run(s)}" for name, s in summary.this_run.items() if s.landing]
+        lines += [f"{name}: moved: {format_counts(moved)}" for name, moved in summary.changes.items() if moved]
     notes = [(name, "flagged (kept)", s.flagged) for name, s in summary.sources.items()]
     notes += [(name, "unknown fields (kept in bronze)", s.extra_fields) for name, s in summary.sources.items()]
     lines += [f"{name}: {what}: {format_counts(counts)}" for name, what, counts in notes if counts]
@@ -158,6 +207,13 @@ def render(summary: RunSummary) -> str:
         lines += ["", *_zone_lines(summary.zones or {}), f"error: {summary.error}"]
     lines += [f"warning: {w}" for w in summary.warnings]
     return "\n".join(lines)
+
+
+def _describe_run(run: SourceCounts) -> str:
+    """This run's lines of a source: `1,200 lines: 1,150 to bronze, duplicate_record 40, malformed_json 10`."""
+    parts = [f"{run.bronze or 0:,} to bronze", *(f"{r} {n:,}" for r, n in {**run.filtered, **run.quarantined}.items())]
+    parts += [f"{what} {n:,}" for what, n in run.moved.items()]
+    return f"{run.landing or 0:,} lines: " + ", ".join(parts)
 
 
 _LISTED = 10  # entries per source and kind on the terminal; the JSON summary holds them all

@@ -71,8 +71,10 @@ class GlueStandIn:
         monkeypatch.setattr(models.FakeJob, "start_job_run", start_and_behave)
         monkeypatch.setattr(models.FakeJobRun, "as_dict", with_error_message)
 
-    def writes_report(self, job_name: str, job: str, report: dict[str, Any]) -> None:
-        """Runs of `job_name` succeed and leave `report` (a real job's report) where the job writes it."""
+    def writes_report(self, job_name: str, job: str, report: dict[str, Any], published: Path | None = None) -> None:
+        """Runs of `job_name` succeed and leave `report` (a real job's report) where the job writes it; with
+        `published` (the local lake of that job's run), they also publish its zones' versions as the job
+        does on S3: each version's manifest and bronze's ingestion state, and the zone's pointer."""
 
         def behave(job_run) -> None:
             from stedi import lake
@@ -82,6 +84,15 @@ class GlueStandIn:
             replayed = {**report, "run_id": args.run_id, "args": args.as_dict()}
             bucket, _, key = lake.report_path(args.lake, args.run_id, job).removeprefix("s3://").partition("/")
             self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(replayed).encode())
+            for zone in {"bronze": ("quarantine", "bronze")}.get(job, (job,)) if published else ():
+                folder = published / zone
+                manifest = (folder / "_zone.json").read_bytes()
+                root = f"{key.split('/_reports/', 1)[0]}/_zones/{zone}"
+                version = f"{root}/{json.loads(manifest)['version']}"
+                for name in ("_zone.json", "_ingestion.json"):
+                    if (folder / name).is_file():
+                        self.s3.put_object(Bucket=bucket, Key=f"{version}/{name}", Body=(folder / name).read_bytes())
+                self.s3.put_object(Bucket=bucket, Key=f"{root}/CURRENT.json", Body=manifest)
 
         self._behaviours[job_name] = behave
 

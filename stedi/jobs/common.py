@@ -28,6 +28,15 @@ class JobArgs:
     # Sources whose landing may be empty although earlier runs ingested some: comma-separated names. Without
     # it, such a run fails before it publishes anything (stedi/jobs/bronze.py).
     allow_empty: str = ""
+    full_refresh: str = ""  # "true": every zone is rebuilt from all landing files (stedi/ingestion.py)
+    # The quarantine threshold (stedi/rules.py): a run quarantining more of a source publishes nothing.
+    quarantine_threshold: str = ""
+
+    @property
+    def threshold(self) -> float:
+        from stedi.rules import QUARANTINE_THRESHOLD
+
+        return float(self.quarantine_threshold) if self.quarantine_threshold else QUARANTINE_THRESHOLD
 
     def to_argv(self) -> list[str]:
         """The arguments as a job run receives them; an empty value is left out (Glue refuses empty ones), and
@@ -55,6 +64,10 @@ class JobArgs:
         return {name for name in self.allow_empty.split(",") if name}
 
     @property
+    def is_full_refresh(self) -> bool:
+        return self.full_refresh == "true"
+
+    @property
     def ingested_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.ingested_at)
 
@@ -76,10 +89,14 @@ def write_report(
     sources: dict[str, SourceCounts] | None = None,
     contracts: list[Contract] | None = None,
     warnings: list[str] | None = None,
+    mode: str | None = None,
+    new_files: dict[str, int] | None = None,
+    lake_counts: dict[str, SourceCounts] | None = None,
 ) -> JobReport:
     """Write the job's run report beside its output; `started` is the job's `time.monotonic()` at start."""
     report = JobReport(job, args.run_id, args.as_dict(), round(time.monotonic() - started, 2), tables,
-                       sources or {}, contracts or [], warnings or [])  # fmt: skip
+                       sources or {}, contracts or [], warnings or [], mode, new_files or {},
+                       lake_counts or {})  # fmt: skip
     lake.write_json(lake.report_path(args.lake, args.run_id, job), report.to_json())
     return report
 

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from schemas.enforce import enforce_contract
 from schemas.silver import CONTRACTS
-from stedi import lake
+from stedi import ingestion, lake
 from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
 from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.secrets import PseudonymKey, pseudonym_key
@@ -61,6 +61,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     """Silver from the lake's current bronze; `key` pseudonymises the training set (default: the run's
     key as stedi/secrets.py finds it)."""
     started = time.monotonic()
+    bronze_version = lake.current_version(args.lake, "bronze")
     bronze = {
         name: lake.read_table(spark, lake.current_table_path(args.lake, "bronze", name), bronze_schema(source))
         for name, source in SOURCES.items()
@@ -98,11 +99,18 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
 
     for frame in (customers, readings, steps):
         frame.unpersist()
-    zone.publish()
     sources = {
         name: SourceCounts(accepted=publish.rows[table], filtered=filtered[name])
         for name, table in TRUSTED_TABLE.items()
     }
+    # What this version was made of, so a later run knows whether it is behind bronze or the settings
+    # (stedi/ingestion.py, plan_lake), and what it accounts for without reading a pruned run report.
+    zone.built_from = {
+        "bronze": bronze_version,
+        **ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value)).as_json(),
+        "accounting": {name: {"accepted": c.accepted, "filtered": c.filtered} for name, c in sources.items()},
+    }
+    zone.publish()
     # In the contracts' order, whichever thread published first
     tables = [TableRows("silver", table, publish.rows[table]) for table in CONTRACTS]
     contracts = [Contract(**publish.contracts[table]) for table in CONTRACTS]

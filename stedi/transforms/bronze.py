@@ -44,6 +44,9 @@ def bronze_schema(source: Source) -> T.StructType:
             T.StructField("_source_file", T.StringType()),
             T.StructField("_ingest_run_id", T.StringType()),
             T.StructField("_ingested_at", T.TimestampType()),
+            # The line as delivered: a later file may carry another version of this reading, and the
+            # conflict then quarantines both with their raw text (quarantine_conflicts).
+            T.StructField("_raw_record", T.StringType()),
         ]
     )
 
@@ -186,21 +189,41 @@ def _extra_fields(source: Source) -> Column:
 
 
 def distinct_lines(lines: DataFrame) -> DataFrame:
-    """Lines (`value`, `_file`) -> one row per distinct text: the least `_file` holding it, and how many
-    lines hold it (`_lines`). `_file` is the file's name or anything that sorts as names do (see
-    lake.read_landing_ranked), so the least is the first file by path. Blank lines are not records and are
-    dropped.
+    """Lines (`value`, `_file`, `_batch`) -> one row per distinct text of a batch: the least `_file` holding
+    it, and how many lines hold it (`_lines`). `_file` is the file's name or anything that sorts as names
+    do (see lake.read_landing_ranked), so the least is the first file by path. A batch is the files first
+    ingested by one run (stedi/ingestion.py), whose instant the rules read. Blank lines are not records and
+    are dropped.
 
-    Every rule reads a line's text alone (and the run's instant), so a text delivered a hundred times,
+    Every rule reads a line's text alone (and its run's instant), so a text delivered a hundred times,
     in overlapping exports or a file sent twice, is parsed and checked once, and counted a hundred times.
     """
-    texts = lines.groupBy("value").agg(F.min("_file").alias("_file"), F.count(F.lit(1)).alias("_lines"))
+    texts = lines.groupBy("value", "_batch").agg(F.min("_file").alias("_file"), F.count(F.lit(1)).alias("_lines"))
     return texts.filter(F.trim(F.col("value")) != "")  # checked per text, not per line
 
 
-def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callable[[DataFrame], DataFrame]:
-    """Distinct lines (distinct_lines) -> one row per record: typed fields, `_rule`, `raw_record`, lineage,
-    and `_lines`, the landing lines that hold it.
+def with_lineage(batches: list[tuple[str, datetime]]) -> Callable[[DataFrame], DataFrame]:
+    """Rows with `_batch` (an index into `batches`: the run that first ingested the file, and its instant)
+    -> the same rows with that run's `_ingest_run_id` and `_ingested_at`."""
+    runs = F.create_map(*[F.lit(x) for i, (run_id, _) in enumerate(batches) for x in (i, run_id)])
+    instants = F.create_map(*[F.lit(x) for i, (_, instant) in enumerate(batches) for x in (i, instant)])
+
+    def transform(rows: DataFrame) -> DataFrame:
+        if not batches:
+            return rows.select("*", F.lit(None).cast("string").alias("_ingest_run_id"),
+                               F.lit(None).cast("timestamp").alias("_ingested_at"))  # fmt: skip
+        return rows.select(
+            "*",
+            runs[F.col("_batch")].alias("_ingest_run_id"),
+            instants[F.col("_batch")].cast("timestamp").alias("_ingested_at"),
+        )
+
+    return transform
+
+
+def parse_landing(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Distinct lines with their lineage (distinct_lines, with_lineage) -> one row per record: typed fields,
+    `_rule`, `raw_record`, lineage, `_lines` (the landing lines that hold it) and `_batch`.
 
     Keys are matched case-insensitively (`timeStamp` is `timestamp`); keys the source does not declare
     are kept in `_extra_fields`.
@@ -209,18 +232,15 @@ def parse_landing(source: Source, run_id: str, ingested_at: datetime) -> Callabl
 
     def transform(lines: DataFrame) -> DataFrame:
         json = F.from_json(_with_canonical_keys(source, F.col("value")), as_text)
-        parsed = lines.withColumn("_json", json).withColumn(
-            "_rule", _broken_rule(source, F.lit(ingested_at).cast("timestamp"))
-        )
+        parsed = lines.withColumn("_json", json).withColumn("_rule", _broken_rule(source, F.col("_ingested_at")))
         return parsed.select(
             *[coerce(_raw(f), f.kind).alias(f.name) for f in source.fields],
             _extra_fields(source).alias("_extra_fields"),
-            F.col("_source_file"),
-            F.lit(run_id).alias("_ingest_run_id"),
-            F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
+            *LINEAGE_COLUMNS,
             F.col("_rule"),
             F.col("value").alias("raw_record"),
             F.col("_lines"),
+            F.col("_batch"),
         )
 
     return transform
@@ -231,7 +251,8 @@ def bronze_records(source: Source) -> Callable[[DataFrame], DataFrame]:
     columns = bronze_schema(source).fieldNames()
 
     def transform(parsed: DataFrame) -> DataFrame:
-        return parsed.filter(F.col("_rule").isNull()).select(*columns)
+        records = parsed.filter(F.col("_rule").isNull()).withColumn("_raw_record", F.col("raw_record"))
+        return records.select(*columns)
 
     return transform
 
@@ -252,15 +273,15 @@ def quarantined_lines(source: Source, parsed: DataFrame) -> Callable[[DataFrame]
     rule in `parsed` (parse_landing), each with its own file: a broken line in three files is three records.
     """
     broken = parsed.filter(F.col("_rule").isNotNull()).select(
-        F.col("raw_record").alias("value"), F.col("_rule").alias("rule"), "_ingest_run_id", "_ingested_at"
+        F.col("raw_record").alias("value"), "_batch", F.col("_rule").alias("rule"), "_ingest_run_id", "_ingested_at"
     )
 
     def transform(lines: DataFrame) -> DataFrame:
-        (file,) = [c for c in lines.columns if c != "value"]
+        (file,) = [c for c in lines.columns if c not in ("value", "_batch")]
         # The few broken texts on the left: the side a hash join builds its table from, on every engine.
         return (
             F.broadcast(broken)
-            .join(lines, "value")
+            .join(lines, ["value", "_batch"], how="inner")
             .select(
                 F.lit(source.name).alias("source"),
                 "rule",
@@ -296,7 +317,9 @@ def with_group_aggregates(frame: DataFrame, keys: list[Column], aggregates: dict
 
 def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Records that broke no rule -> one row per distinct record, the first copy by (file, text), with the
-    number of landing lines delivering it in `_copies` (see DUPLICATE_RECORD in stedi/rules.py)."""
+    number of landing lines delivering it in `_copies` (see DUPLICATE_RECORD in stedi/rules.py), and, for
+    records bronze already held (held_records), `_held` (1: it did) and `_held_in_bronze` (1: not as a
+    conflicting version)."""
     # (file, text) as one string that sorts as the pair does: no file name holds a NUL. Each text is
     # one row (distinct_lines), so exactly one row of a record is its first.
     copy = F.concat_ws("\u0000", F.col("_source_file"), F.col("raw_record"))
@@ -304,10 +327,16 @@ def one_copy_per_record(source: Source) -> Callable[[DataFrame], DataFrame]:
     def transform(records: DataFrame) -> DataFrame:
         # Not `min_by` over a struct of the row, nor a window: the same result, Sail runs them 10 and 3
         # times slower.
+        held = [name for name in ("_held", "_held_in_bronze") if name in records.columns]
         counted = with_group_aggregates(
-            records, [_identity(f) for f in source.fields], {"_first": F.min(copy), "_copies": F.sum("_lines")}
+            records,
+            [_identity(f) for f in source.fields],
+            {"_first": F.min(copy), "_copies": F.sum("_lines"), **{f"{n}_any": F.max(n) for n in held}},
         )
-        return counted.filter(copy == F.col("_first")).drop("_first")
+        first = counted.filter(copy == F.col("_first")).drop("_first", *held)
+        for name in held:
+            first = first.withColumnRenamed(f"{name}_any", name)
+        return first
 
     return transform
 
@@ -327,3 +356,92 @@ def quarantine_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
         return versions.withColumn("_rule", rule).drop("_versions")
 
     return transform
+
+
+# An incremental run merges the new records with those bronze holds whose key they touch (a source without
+# a reading key: whose identity), and decides duplicates and conflicts again for those alone; every other
+# record bronze holds is kept as it is. The result is what one run over all the files would decide.
+
+
+def record_key(source: Source) -> list[Column]:
+    """What a new record can change the fate of: records with the same reading key (a conflict), or, for
+    a source without one, the same identity (a duplicate)."""
+    fields = {f.name: f for f in source.fields}
+    return [_identity(fields[name]) for name in (source.key or source.field_names)]
+
+
+def touched_by(source: Source, new: DataFrame) -> Callable[[DataFrame], tuple[DataFrame, DataFrame]]:
+    """Held records -> (those whose record_key a `new` record shares, the others)."""
+    names = [f"_touch{i}" for i in range(len(record_key(source)))]
+
+    def keyed(frame: DataFrame) -> DataFrame:
+        return frame.select("*", *[key.alias(n) for key, n in zip(record_key(source), names, strict=True)])
+
+    # A set of keys, so the semi and anti joins below cannot fan out.
+    keys = keyed(new).select(*names).distinct()
+
+    def split(held: DataFrame) -> tuple[DataFrame, DataFrame]:
+        rows = keyed(held)
+        same = [rows[n].eqNullSafe(keys[n]) for n in names]
+        return (
+            rows.join(F.broadcast(keys), same, how="left_semi").drop(*names),
+            rows.join(F.broadcast(keys), same, how="left_anti").drop(*names),
+        )
+
+    return split
+
+
+def held_records(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Bronze rows -> rows shaped as parse_landing's valid records, marked `_held`: copies of records the
+    lake already counted (`_lines` 0)."""
+    columns = bronze_schema(source).fieldNames()
+
+    def transform(bronze: DataFrame) -> DataFrame:
+        return bronze.select(
+            *columns[:-1],
+            F.lit(None).cast("string").alias("_rule"),
+            F.col("_raw_record").alias("raw_record"),
+            F.lit(0).cast("long").alias("_lines"),
+            F.lit(-1).alias("_batch"),
+            F.lit(1).alias("_held"),
+            F.lit(1).alias("_held_in_bronze"),
+        )
+
+    return transform
+
+
+def held_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Quarantine rows of CONFLICTING_READING -> the versions they quarantined, parsed again from their raw
+    text with their own lineage (the same text and instant give the same record), marked `_held`."""
+    parse = parse_landing(source)
+
+    def transform(quarantined: DataFrame) -> DataFrame:
+        lines = quarantined.filter(F.col("rule") == CONFLICTING_READING).select(
+            F.col("raw_record").alias("value"),
+            *LINEAGE_COLUMNS,
+            F.lit(0).cast("long").alias("_lines"),
+            F.lit(-1).alias("_batch"),
+        )
+        return lines.transform(parse).select("*", F.lit(1).alias("_held"), F.lit(0).alias("_held_in_bronze"))
+
+    return transform
+
+
+def new_records(parsed: DataFrame) -> DataFrame:
+    """parse_landing's valid records, marked as not held."""
+    valid = parsed.filter(F.col("_rule").isNull())
+    return valid.select("*", F.lit(0).alias("_held"), F.lit(0).alias("_held_in_bronze"))
+
+
+def quarantine_schema() -> T.StructType:
+    """A source's quarantine table (quarantine_records, quarantined_lines): what each row holds."""
+    return T.StructType(
+        [
+            T.StructField("source", T.StringType()),
+            T.StructField("rule", T.StringType()),
+            T.StructField("raw_record", T.StringType()),
+            T.StructField("_source_file", T.StringType()),
+            T.StructField("_ingest_run_id", T.StringType()),
+            T.StructField("_ingested_at", T.TimestampType()),
+        ]
+    )

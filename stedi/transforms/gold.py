@@ -42,12 +42,17 @@ def customers(key: Callable[[Column], Column], ingested_at: datetime) -> Callabl
     return transform
 
 
-def lake_snapshot(consent_policy: str, uses_development_key: bool) -> Callable[[DataFrame], DataFrame]:
-    """One row describing the snapshot; `one_row` is any single-row frame (no Python data to ship)."""
+def lake_snapshot(
+    consent_policy: str, uses_development_key: bool, gold_version: str
+) -> Callable[[DataFrame], DataFrame]:
+    """One row describing the snapshot, with the gold version it is (a warehouse then says which it holds);
+    `one_row` is any single-row frame (no Python data to ship)."""
 
     def transform(one_row: DataFrame) -> DataFrame:
         return one_row.select(
-            F.lit(consent_policy).alias("consent_policy"), F.lit(uses_development_key).alias("uses_development_key")
+            F.lit(consent_policy).alias("consent_policy"),
+            F.lit(uses_development_key).alias("uses_development_key"),
+            F.lit(gold_version).alias("gold_version"),
         )
 
     return transform

@@ -43,6 +43,16 @@ def delete_missing_sql(table: Table, target: str, staging: str) -> str:
     )
 
 
+def delete_retracted_sql(table: Table, target: str, staging: str, retracted: str) -> str:
+    return load_statement("delete_retracted").format(
+        target=target,
+        staging=staging,
+        retracted=retracted,
+        key_match_retracted=" and ".join(f"retracted.{k} = {table.name}.{k}" for k in table.primary_key),
+        key_match_target=" and ".join(f"source.{k} = {table.name}.{k}" for k in table.primary_key),
+    )
+
+
 def gold_columns(gold_path: str) -> list[str]:
     import pyarrow.dataset as ds
 
@@ -76,15 +86,21 @@ class _Recorder:
 
 
 def load_gold(
-    backend: Backend, lake_root: str, expected_rows: dict[str, int], catalog: Catalog | None = None
+    backend: Backend,
+    lake_root: str,
+    expected_rows: dict[str, int],
+    catalog: Catalog | None = None,
+    changes: str | None = None,
 ) -> dict[str, Any]:
-    """Load every gold table; returns the warehouse row counts and check results after the load."""
+    """Load every gold table; returns the warehouse row counts and check results after the load. With
+    `changes` (the folder of a gold version's changes against the version the warehouse holds), only the
+    changed rows are staged and merged, and only the retracted ones deleted."""
     catalog = catalog or load_catalog()
     connection = backend.connect()
     try:
         backend.begin(connection)
         sql = _Recorder(connection.cursor())
-        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows)
+        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows, changes)
         connection.commit()
     except BaseException:
         connection.rollback()
@@ -99,6 +115,22 @@ def load_gold(
     }
 
 
+def held_gold_version(backend: Backend) -> str | None:
+    """The gold version the warehouse holds; None when it holds none it can tell (a new warehouse, a table of
+    an older release, or one it cannot read now: then the load runs, and says why if it fails)."""
+    try:
+        connection = backend.connect(read_only=True)
+    except Exception:
+        return None
+    try:
+        rows = connection.cursor().execute(load_statement("held_gold_version").format(schema=backend.schema)).fetchall()
+    except Exception:
+        return None
+    finally:
+        connection.close()
+    return rows[0][0] if len(rows) == 1 else None
+
+
 def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[str]:
     """Tables the warehouse has with other columns than their DDL now declares (an older release's)."""
     outdated = []
@@ -110,7 +142,14 @@ def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[
     return outdated
 
 
-def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, expected_rows: dict[str, int]):
+def _load(
+    backend: Backend,
+    sql: _Recorder,
+    catalog: Catalog,
+    lake_root: str,
+    expected_rows: dict[str, int],
+    changes: str | None = None,
+):
     sql.execute(load_statement("create_schema").format(schema=backend.schema))
     # Every load makes each table equal to its gold snapshot, so a table whose columns changed between
     # releases is recreated rather than altered (views go first: they depend on the tables).
@@ -125,15 +164,29 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
         sql.execute(render(table.ddl, backend.dialect, backend.schema))
     for view in catalog.views:
         sql.execute(render(view.ddl, backend.dialect, backend.schema))
+    if recreated:  # a recreated table is empty: it takes the whole snapshot
+        changes = None
+    stagings = []
     for table in catalog.tables:  # parents first
         staging = f"staging_{table.name}"
         backend.create_staging(sql, staging, table)
-        backend.copy_into(sql, staging, table, lake.current_table_path(lake_root, "gold", table.name))
+        source = lake.current_table_path(lake_root, "gold", table.name)
+        backend.copy_into(sql, staging, table, source if changes is None else lake.join(changes, table.name, "upserts"))
         sql.execute(merge_sql(table, backend.qualified(table.name), staging))
+        stagings.append(staging)
+        if changes is not None:
+            retracted = f"retracted_{table.name}"
+            backend.create_staging(sql, retracted, table)
+            backend.copy_into(sql, retracted, table, lake.join(changes, table.name, "retracted"))
+            stagings.append(retracted)
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
-        sql.execute(delete_missing_sql(table, backend.qualified(table.name), f"staging_{table.name}"))
-    for table in catalog.tables:
-        sql.execute(load_statement("drop_table").format(table=f"staging_{table.name}"))
+        target, staging = backend.qualified(table.name), f"staging_{table.name}"
+        if changes is None:
+            sql.execute(delete_missing_sql(table, target, staging))
+        else:
+            sql.execute(delete_retracted_sql(table, target, staging, f"retracted_{table.name}"))
+    for staging in stagings:
+        sql.execute(load_statement("drop_table").format(table=staging))
     results = run_checks(sql, catalog, backend, expected_rows)
     failed = [r for r in results if not r.passed]
     if failed:
@@ -141,4 +194,11 @@ def _load(backend: Backend, sql: _Recorder, catalog: Catalog, lake_root: str, ex
     return results, recreated
 
 
-__all__ = ["CheckResult", "GoldSchemaError", "WarehouseCheckError", "load_gold", "verify_gold_layout"]
+__all__ = [
+    "CheckResult",
+    "GoldSchemaError",
+    "WarehouseCheckError",
+    "held_gold_version",
+    "load_gold",
+    "verify_gold_layout",
+]

@@ -153,11 +153,12 @@ def test_the_catalog_has_every_zone_with_its_columns_format_and_location(aws, ta
         f"{lake}/quarantine/files/",
         "org.openx.data.jsonserde.JsonSerDe",
     )
-    assert described("bronze_step_trainer")[0][-4:] == [
+    assert described("bronze_step_trainer")[0][-5:] == [
         ("_extra_fields", "map<string,string>"),
         ("_source_file", "string"),
         ("_ingest_run_id", "string"),
         ("_ingested_at", "timestamp"),
+        ("_raw_record", "string"),
     ]
 
 
@@ -306,7 +307,7 @@ def test_the_glue_package_holds_the_jobs_and_what_they_import_only(tmp_path):
         archive.extractall(tmp_path / "glue")
     assert names == [
         "schemas/__init__.py", "schemas/enforce.py", "schemas/silver.py",
-        "stedi/__init__.py", "stedi/aws.py",
+        "stedi/__init__.py", "stedi/aws.py", "stedi/ingestion.py",
         "stedi/jobs/__init__.py", "stedi/jobs/bronze.py", "stedi/jobs/common.py", "stedi/jobs/gold.py",
         "stedi/jobs/silver.py",
         "stedi/lake.py", "stedi/landing.py", "stedi/pii.py", "stedi/report.py", "stedi/rules.py", "stedi/secrets.py",

@@ -100,10 +100,10 @@ def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, s
     }
     assert summary["sources"]["step_trainer"]["filtered"] == {"duplicate_record": 4}
     assert summary["tables"]["step_trainer_landing"] == {"rows": 8}
-    # bronze had been published whole by this run; silver never was
+    # a broken export publishes nothing, bronze included: the next run reads its files again
     assert {zone: z["this_run"] for zone, z in summary["zones"].items()} == {
-        "bronze": True,
-        "quarantine": True,
+        "bronze": False,
+        "quarantine": False,
         "silver": False,
         "gold": False,
     }
@@ -207,7 +207,7 @@ def test_the_glue_flow_runs_each_job_once_and_publishes_what_the_runs_reported(
 
     local = sample_runs["first"]
     for job, report in sample_reports(sample_runs["first_lake"]).items():
-        glue_deployed.stand_in.writes_report(f"stedi-{job}", job, report)
+        glue_deployed.stand_in.writes_report(f"stedi-{job}", job, report, published=sample_runs["first_lake"])
     # The flow's credentials from a Prefect block, as a Prefect Cloud worker gets them: none in the environment
     AwsCredentials(aws_access_key_id="block-key", aws_secret_access_key="block-secret", region_name=REGION).save(
         "stedi-aws-test", overwrite=True

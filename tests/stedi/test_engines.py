@@ -7,7 +7,6 @@ Only what a run stamps on its rows differs between two runs: its run id and its 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -17,12 +16,11 @@ import pytest
 from stedi.generate import generate
 from stedi.settings import ENGINES, SAMPLE_LANDING
 from tests.conftest import stedi_run
+from tests.lakes import differences, tables
 
 pytestmark = pytest.mark.integration
 
 REFERENCE = "spark"
-RUN_STAMPS = {"_ingest_run_id", "_ingested_at"}
-ZONES = ("bronze", "quarantine", "silver", "gold")
 
 
 @pytest.fixture(scope="module")
@@ -47,45 +45,6 @@ def run_on_every_engine(tmp_path: Path, landing: str) -> dict[str, Path]:
         assert result.returncode == 0, f"{engine}: {result.stderr[-3000:]}"
         lakes[engine] = lake
     return lakes
-
-
-def tables(lake: Path) -> dict[str, str]:
-    """`zone.table` -> a DuckDB reader of the table's files, for every table a zone's manifest lists."""
-    found = {}
-    for zone in ZONES:
-        manifest = json.loads((lake / zone / "_zone.json").read_text())
-        for table in manifest["tables"]:
-            folder = lake / zone / table
-            parquet = sorted(folder.glob("*.parquet"))
-            found[f"{zone}.{table}"] = (
-                f"read_parquet('{folder}/*.parquet')" if parquet else f"read_json_auto('{folder}/*.json')"
-            )
-    return found
-
-
-def differences(reference: Path, other: Path) -> dict[str, str]:
-    """Per table that differs: how. Rows are compared as multisets, over every column but the run stamps."""
-    db = duckdb.connect()
-    expected, found = tables(reference), tables(other)
-    problems = {name: "missing" for name in expected.keys() - found.keys()}
-    for name in sorted(expected.keys() & found.keys()):
-        a, b = expected[name], found[name]
-        if db.sql(f"select count(*) from {a}").fetchall()[0][0] == 0 and "read_json" in a:
-            if db.sql(f"select count(*) from {b}").fetchall()[0][0] != 0:
-                problems[name] = "rows where the reference has none"
-            continue  # an empty JSON table has no columns to compare
-        types_a = [row[:2] for row in db.sql(f"describe select * from {a}").fetchall()]
-        types_b = [row[:2] for row in db.sql(f"describe select * from {b}").fetchall()]
-        if types_a != types_b:
-            problems[name] = f"columns {types_a} != {types_b}"
-            continue
-        columns = ", ".join(f'"{column}"' for column, _ in types_a if column not in RUN_STAMPS)
-        only_a = db.sql(f"select count(*) from (select {columns} from {a} except all select {columns} from {b})")
-        only_b = db.sql(f"select count(*) from (select {columns} from {b} except all select {columns} from {a})")
-        missing, extra = only_a.fetchall()[0][0], only_b.fetchall()[0][0]
-        if missing or extra:
-            problems[name] = f"{missing} rows of the reference missing, {extra} rows it lacks"
-    return problems
 
 
 def test_the_engines_give_identical_tables_on_the_sample(sample_lakes):

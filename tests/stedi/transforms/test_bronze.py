@@ -15,6 +15,7 @@ from stedi.transforms.bronze import (
     parse_landing,
     quarantine_records,
     quarantined_lines,
+    with_lineage,
 )
 
 RUN_ID = "run-1"
@@ -23,25 +24,28 @@ INGESTED_AT = datetime(2026, 11, 22, tzinfo=UTC)
 
 def landing(spark, *lines: tuple[str, str]):
     """Landing lines as lake.read_landing_ranked gives them: (file name, text) each."""
-    return spark.createDataFrame([(v, f"file:/landing/{f}") for f, v in lines], "value string, _file string")
+    rows = [(v, f"file:/landing/{f}", 0) for f, v in lines]
+    return spark.createDataFrame(rows, "value string, _file string, _batch int")
 
 
 def texts(lines):
-    return lines.transform(distinct_lines).withColumnRenamed("_file", "_source_file")
+    """Distinct texts with the lineage of one run, RUN_ID at INGESTED_AT."""
+    distinct = lines.transform(distinct_lines).withColumnRenamed("_file", "_source_file")
+    return distinct.transform(with_lineage([(RUN_ID, INGESTED_AT)]))
 
 
 def parse(spark, source, *values: str):
     lines = landing(spark, *[("part.json", v) for v in values])
-    return texts(lines).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    return texts(lines).transform(parse_landing(source))
 
 
 def test_valid_step_trainer_record_is_typed_with_lineage(spark):
-    parsed = parse(
-        spark, STEP_TRAINER, '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}'
-    )
+    line = '{"sensorReadingTime":1655564172120,"serialNumber":"s-1","distanceFromObject":246}'
+    parsed = parse(spark, STEP_TRAINER, line)
     bronze = parsed.transform(bronze_records(STEP_TRAINER))
+    lineage = ("file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None), line)
     expected = spark.createDataFrame(
-        [Row(1655564172120, "s-1", 246, None, "file:/landing/part.json", RUN_ID, INGESTED_AT.replace(tzinfo=None))],
+        [Row(1655564172120, "s-1", 246, None, *lineage)],
         bronze_schema(STEP_TRAINER),
     )
     assertDataFrameEqual(bronze, expected)
@@ -110,7 +114,7 @@ def test_a_text_delivered_in_several_files_is_parsed_once_and_quarantined_per_li
     valid, cut = '{"user":"a@x.com","timestamp":1655564455341,"x":1.0,"y":0.0,"z":0.0}', '{"user":"b@x.com",'
     delivered = [("b.json", valid), ("a.json", valid), ("a.json", valid), ("c.json", cut), ("a.json", cut)]
     lines = landing(spark, *delivered)
-    parsed = texts(lines).transform(parse_landing(ACCELEROMETER, RUN_ID, INGESTED_AT))
+    parsed = texts(lines).transform(parse_landing(ACCELEROMETER))
     assert sorted((r._rule or "", r._source_file, r._lines) for r in parsed.collect()) == [
         ("", "file:/landing/a.json", 3),
         (MALFORMED_JSON, "file:/landing/a.json", 2),
@@ -152,7 +156,7 @@ def test_customer_dates_and_epoch_floats_are_coerced(spark):
 def distinct_records(spark, source, *values: str):
     from stedi.transforms.bronze import one_copy_per_record, quarantine_conflicts
 
-    parsed = texts(landing(spark, *values)).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    parsed = texts(landing(spark, *values)).transform(parse_landing(source))
     return parsed.transform(one_copy_per_record(source)).transform(quarantine_conflicts(source))
 
 
@@ -286,7 +290,8 @@ def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_
         (tmp_path / f"case-{number}.json").write_bytes(line + b"\n")
     found = inspect_source(str(tmp_path))
     lines = lake.read_landing_ranked(spark, found).transform(distinct_lines)
-    parsed = lake.with_file_names(lines, found).transform(parse_landing(source, RUN_ID, INGESTED_AT))
+    parsed = lake.with_file_names(lines, found).transform(with_lineage([(RUN_ID, INGESTED_AT)]))
+    parsed = parsed.transform(parse_landing(source))
     rules = {
         files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()
     }

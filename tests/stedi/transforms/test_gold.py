@@ -63,7 +63,7 @@ def gold_tables(spark):
     ).select(*STEP_TRAINER_COLUMNS)
     silver = {"customer_current": customer, "accelerometer_trusted": accel, "step_trainer_trusted": steps}
     args = JobArgs(landing="-", lake="-", run_id="r", ingested_at="2026-11-22T00:00:00+00:00")
-    return build_tables(silver, b"test-secret", args, is_development_key=False)
+    return build_tables(silver, b"test-secret", args, is_development_key=False, version="run-1.abcd")
 
 
 def test_every_gold_table_has_its_ddl_columns_in_order_and_type(gold_tables):
@@ -99,8 +99,8 @@ def test_implausible_birthday_is_nulled_and_flagged_and_the_customer_stays(gold_
     assert rows == {"Ann": (date(1990, 5, 1), False), "Bo": (None, True)}
 
 
-def test_lake_snapshot_records_the_consent_policy(gold_tables):
-    assert [tuple(r) for r in gold_tables["lake_snapshot"].collect()] == [("ever", False)]
+def test_lake_snapshot_records_the_consent_policy_and_the_gold_version(gold_tables):
+    assert [tuple(r) for r in gold_tables["lake_snapshot"].collect()] == [("ever", False, "run-1.abcd")]
 
 
 def test_customer_key_is_stable_for_a_secret_and_changes_with_it(spark):

@@ -84,7 +84,9 @@ def write_gold(
                 "distance_cm": pa.array(rng.integers(0, 300, readings, dtype="int32")),
             }
         ),
-        "lake_snapshot": pa.table({"consent_policy": [consent_policy], "uses_development_key": [True]}),
+        "lake_snapshot": pa.table(
+            {"consent_policy": [consent_policy], "uses_development_key": [True], "gold_version": ["synthetic"]}
+        ),
     }
     catalog = load_catalog()
     assert sorted(tables) == sorted(t.name for t in catalog.tables), "a gold table of sql/gold is missing here"

@@ -1,0 +1,107 @@
+"""What an incremental run costs beside a full one, on a large lake: `make bench-incremental`.
+
+    .venv/bin/python bench/bench_incremental.py [--scale 100] [--new-share 0.01] [--work DIR]
+
+It generates a production-like landing (`stedi generate --scale N`), holds back its newest files (a share
+of them, by date), and times `stedi run` on the default engine, one after the other:
+
+    empty landing   a first run on a landing without files: what any run costs (Prefect, the engine)
+    full            a run on every file but the held-back ones, into a new lake and warehouse
+    no-op           the same again: nothing new
+    incremental     the held-back files delivered, then a run
+
+and prints wall seconds, peak memory, the stages, and the ratios the targets are stated in:
+(incremental - no-op) / (full - no-op) <= 10 %, no-op / empty landing <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench_scale import STEDI, Measured, measure
+
+SOURCES = ("customer", "accelerometer", "step_trainer")
+
+
+def generated_landing(work: Path, scale: int) -> Path:
+    landing = work / f"generated-{scale}x"
+    if not (landing / "expected.json").exists():
+        shutil.rmtree(landing, ignore_errors=True)
+        measure("stedi generate", [str(STEDI), "generate", str(landing), "--scale", str(scale), "--seed", "7"])
+    return landing
+
+
+def exports(landing: Path) -> list[Path]:
+    """The landing files, oldest first by the date in their names (as exports arrive)."""
+    files = [p for p in landing.glob("*/landing/**/*") if p.is_file() and not p.name.startswith(("_", "."))]
+    return sorted(files, key=lambda p: (p.name.split("-", 1)[-1], p.name))
+
+
+def run(label: str, landing: Path, lake: Path, warehouse: Path, work: Path) -> tuple[Measured, dict]:
+    summary = work / f"summary-{label}.json"
+    command = [str(STEDI), "run", "--quiet", "--landing", str(landing), "--lake", str(lake)]
+    command += ["--warehouse", f"duckdb:///{warehouse}", "--summary", str(summary)]
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home")}
+    measured = measure(label, command, env)
+    result = json.loads(summary.read_text())
+    measured.stages = result.get("seconds", {})
+    return measured, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=100)
+    parser.add_argument("--new-share", type=float, default=0.01, help="share of the files delivered last")
+    parser.add_argument("--work", type=Path, default=None, help="where landings and lakes go (default: a temp dir)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="stedi-bench-incremental-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source = generated_landing(work, args.scale)
+    files = exports(source)
+    held_back = files[len(files) - max(1, round(len(files) * args.new_share)) :]
+
+    landing, lake, warehouse = work / "landing", work / "lake", work / "warehouse.duckdb"
+    for path in (landing, lake, work / "lake-empty"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (warehouse, work / "warehouse-empty.duckdb"):
+        path.unlink(missing_ok=True)
+    empty = work / "landing-empty"
+    for name in SOURCES:
+        (empty / name / "landing").mkdir(parents=True, exist_ok=True)
+    for file in files:
+        if file not in held_back:
+            target = landing / file.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(file, target)
+
+    run("warm-up (not counted)", empty, work / "lake-warm-up", work / "warehouse-warm-up.duckdb", work)
+    results = [run("empty landing", empty, work / "lake-empty", work / "warehouse-empty.duckdb", work)]
+    results.append(run("full", landing, lake, warehouse, work))
+    results.append(run("no-op", landing, lake, warehouse, work))
+    for file in held_back:
+        target = landing / file.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(file, target)
+    results.append(run("incremental", landing, lake, warehouse, work))
+
+    size = sum(f.stat().st_size for f in files) / 1e9
+    print(f"{args.scale}x generated landing: {len(files)} files, {size:.2f} GB; {len(held_back)} delivered last")
+    print(f"{'':4}{'run':<16}{'mode':<13}{'new files':>10}{'wall s':>9}{'peak GB':>9}   stages (s)")
+    for measured, summary in results:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in (measured.stages or {}).items())
+        new = sum(summary.get("new_files", {}).values())
+        print(f"{'':4}{measured.label:<16}{summary.get('mode', '-'):<13}{new:>10}{measured.wall_s:>9.1f}"
+              f"{measured.peak_gb:>9.2f}   {stages}")  # fmt: skip
+    (empty_run, _), (full, _), (noop, _), (incremental, _) = results
+    share = (incremental.wall_s - noop.wall_s) / (full.wall_s - noop.wall_s)
+    print(f"{'':4}(incremental - no-op) / (full - no-op): {share:6.1%}  (target <= 10%)")
+    print(f"{'':4}no-op / empty landing:                  {noop.wall_s / empty_run.wall_s:6.2f}  (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

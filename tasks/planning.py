@@ -1,0 +1,33 @@
+"""The task that decides what a run must do, before any engine starts (stedi/ingestion.py)."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from stedi import ingestion
+from stedi.secrets import MissingSecretError, pseudonym_key
+from stedi.text import format_counts
+
+
+@task(name="plan_run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def plan_run(landing: str, lake: str, consent_policy: str, full_refresh: bool) -> ingestion.RunPlan:
+    """List the landing, compare it with the lake's ingestion state, and decide the run's mode and stages."""
+    plan = ingestion.plan_lake(landing, lake, full_refresh, ingestion.BuiltWith(consent_policy, _key_id(lake)))
+    stages = [name for name in ("bronze", "silver", "gold") if getattr(plan, name)]
+    get_run_logger().info(
+        "%s run (%s): new files %s; %s",
+        plan.mode,
+        plan.reason,
+        format_counts(plan.new_files),
+        "builds " + ", ".join(stages) if stages else "nothing to build",
+    )
+    return plan
+
+
+def _key_id(lake: str) -> str | None:
+    """The run's pseudonym key's id, where this process can know the key (not on Glue: its job reads it)."""
+    try:
+        return ingestion.key_id(pseudonym_key(lake).value)
+    except MissingSecretError:
+        return None
