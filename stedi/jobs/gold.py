@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from schemas.silver import CONTRACTS
 from stedi import ingestion, lake
@@ -40,7 +41,7 @@ def changes_path(version_root: str, table: str, kind: str) -> str:
     return lake.join(version_root, lake.CHANGES, table, kind)
 
 
-def write_changes(spark: SparkSession, previous: str, table: str, version_root: str, name: str) -> None:
+def write_changes(spark: SparkSession, previous: str, table: str, zone: lake.Zone, name: str) -> None:
     """Beside a gold table, its rows that the previous version lacks (`upserts`: new or changed) and the
     previous version's rows it lacks (`retracted`), whole rows: the warehouse matches them by key. Nothing
     when the previous version's columns differ (an older release's): the warehouse then loads it all."""
@@ -49,9 +50,10 @@ def write_changes(spark: SparkSession, previous: str, table: str, version_root: 
     new, old = lake.read_table(spark, table), lake.read_table(spark, previous)
     if [(f.name, f.dataType) for f in old.schema] != [(f.name, f.dataType) for f in new.schema]:
         return
-    # EXCEPT DISTINCT is exact here: every gold table is unique on its primary key.
-    lake.write_table(old.subtract(new), changes_path(version_root, name, "retracted"))
-    lake.write_table(new.subtract(old), changes_path(version_root, name, "upserts"))
+    changes = lake.stage(new.transform(gold.row_changes(old)), zone.scratch(f"changes-{name}"))
+    for kind, change in (("upserts", gold.UPSERT), ("retracted", gold.RETRACTED)):
+        rows = changes.filter(F.col("_change") == change).drop("_change")
+        lake.write_table(rows, changes_path(zone.root, name, kind))
 
 
 def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> JobReport:
@@ -75,7 +77,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         path = zone.path(name)
         lake.write_table(df, path)
         if previous is not None:
-            write_changes(spark, lake.version_table_path(args.lake, "gold", previous, name), path, zone.root, name)
+            write_changes(spark, lake.version_table_path(args.lake, "gold", previous, name), path, zone, name)
         return lake.count_rows(spark, path)
 
     # The gold tables are independent of each other: writing them side by side keeps both cores busy.

@@ -108,3 +108,19 @@ def test_customer_key_is_stable_for_a_secret_and_changes_with_it(spark):
     first, again, other = (df.select(keyed_hash(k)(F.col("email"))).first()[0] for k in (b"s1", b"s1", b"s2"))
     assert first == again != other
     assert "ann" not in first and len(first) == 64
+
+
+def test_row_changes_are_the_rows_either_version_lacks_nulls_compared_as_values(spark):
+    from stedi.transforms.gold import row_changes
+
+    schema = "customer_key string, phone_number string"
+    previous = spark.createDataFrame([("k1", "555-1"), ("k2", "555-2"), ("k3", None)], schema)
+    current = spark.createDataFrame([("k1", "555-1"), ("k2", "555-9"), ("k3", None), ("k4", "555-4")], schema)
+    changes = current.transform(row_changes(previous))
+    # k1 and k3 are unchanged (a NULL phone equals a NULL phone); k2 changed: its old row is retracted, its
+    # new one upserted; k4 is new
+    assert sorted(tuple(r) for r in changes.collect()) == [
+        ("retracted", "k2", "555-2"),
+        ("upsert", "k2", "555-9"),
+        ("upsert", "k4", "555-4"),
+    ]
