@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from stedi import run_log
-from stedi.ingestion import RunPlan
+from stedi.ingestion import RunPlan, logic_id
 from stedi.jobs.common import JobArgs
 from stedi.lake import lock as lock_lake
 from stedi.lake import prune_runs
@@ -53,6 +53,7 @@ def stedi_lakehouse(**parameters: Any) -> RunSummary:
         consent_policy=settings.consent_policy,
         allow_empty=",".join(settings.allow_empty),
         quarantine_threshold=str(settings.quarantine_threshold),
+        logic=logic_id(),
     )
     with lock_lake(settings.lake, run_id):  # one run at a time writes a lake
         try:

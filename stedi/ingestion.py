@@ -30,7 +30,7 @@ from typing import Any, Literal
 from stedi import lake
 from stedi.landing import LandingFile, QuarantinedFile, SourceFiles
 from stedi.report import Files, SourceCounts
-from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
+from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD, UNREADABLE_FILE, UNREADABLE_FOLDER
 
 STATE_FILE = "_ingestion.json"
 STATE_FORMAT = 1
@@ -131,20 +131,39 @@ def key_id(secret: bytes) -> str:
     return hmac.new(secret, b"stedi pseudonym key id", hashlib.sha256).hexdigest()[:16]
 
 
+def logic_id() -> str:
+    """A name for the code that decides what becomes of a record: the rules, the sources, the transforms, the
+    jobs and the contracts. A lake built by other code is rebuilt in full (plan_lake): records ingested
+    earlier would otherwise keep the old rules beside new ones."""
+    from importlib.resources import files
+
+    digest = hashlib.sha256()
+    for package, names in (("stedi", ("rules.py", "sources.py", "ingestion.py")), ("stedi.transforms", None),
+                           ("stedi.jobs", None), ("schemas", None)):  # fmt: skip
+        folder = files(package)
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".py") and (names is None or entry.name in names):
+                digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class BuiltWith:
-    """The settings silver and gold depend on, recorded in their zone manifests."""
+    """The settings and code silver and gold depend on, recorded in their zone manifests."""
 
     consent_policy: str
     key_id: str | None  # None where the planner cannot know the key (it is read by the Glue job)
+    logic: str | None = None  # logic_id(); None in a zone built before it was recorded
 
     def as_json(self) -> dict[str, Any]:
-        return {"consent_policy": self.consent_policy, "key_id": self.key_id}
+        return {"consent_policy": self.consent_policy, "key_id": self.key_id, "logic": self.logic}
 
     def differs_from(self, other: dict[str, Any] | None) -> str | None:
         """Why a zone built with `other` is not this one's, or None."""
         if other is None:
             return None
+        if self.logic is not None and other.get("logic") != self.logic:
+            return "the pipeline's rules, transforms or contracts changed since the lake was built"
         if other.get("consent_policy") != self.consent_policy:
             return f"the consent policy changed ({other.get('consent_policy')} -> {self.consent_policy})"
         if self.key_id is not None and other.get("key_id") not in (None, self.key_id):
@@ -191,7 +210,13 @@ def plan_source(found: SourceFiles, known: dict[str, IngestedFile] | None) -> So
     if known is None:
         return SourcePlan(list(found.read), True, found.delivered, quarantined=list(found.quarantined), skipped=skipped)
     checked = {f.path: (f.size, f.version) for f in [*found.read, *found.quarantined]}
-    changed = sorted(path for path, old in known.items() if path in checked and checked[path] != old.identity)
+    # Changed: other bytes, or another outcome (a file quarantined whole now readable, or the reverse).
+    outcome = {f.path: None for f in found.read} | {q.path: q.rule for q in found.quarantined}
+    changed = sorted(
+        path
+        for path, old in known.items()
+        if path in checked and (checked[path] != old.identity or (outcome[path] is None) != (old.rule is None))
+    )
     present = {*checked, *(f.path for f in found.unchecked)}
     removed = sorted(path for path in known if path not in present)
     new_read = [f for f in found.read if f.path not in known]
@@ -208,10 +233,16 @@ def plan_source(found: SourceFiles, known: dict[str, IngestedFile] | None) -> So
     return SourcePlan(sorted(read, key=by_path), True, new, changed, removed, sorted(quarantined, key=by_path), skipped)
 
 
+# Files quarantined whole for a reason that may pass (a permission, a lost connection): checked again every
+# run, although unchanged, so that a file made readable is read.
+RETRIED_RULES = (UNREADABLE_FILE, UNREADABLE_FOLDER)
+
+
 def known_files(state: IngestionState | None, source: str):
-    """inspect_source's `known` for a source: what the state says of each path."""
+    """inspect_source's `known` for a source: what the state says of each path (nothing of a file to check
+    again, RETRIED_RULES)."""
     files = state.files.get(source, {}) if state is not None else {}
-    return lambda path: files[path].identity if path in files else None
+    return lambda path: files[path].identity if path in files and files[path].rule not in RETRIED_RULES else None
 
 
 def ingested_files(
@@ -282,6 +313,11 @@ def plan_lake(landing: str, lake_root: str, full_refresh: bool, built_with: Buil
             or set(known) - set(listed) != set()
             or any(path in known and known[path].identity != identity for path, identity in listed.items())
         )
+    # A file quarantined whole for a reason that may pass is checked again (RETRIED_RULES); quarantine
+    # published ahead of bronze (a run killed between the two) is set back to the version bronze names.
+    retried = any(f.rule in RETRIED_RULES for files in state.files.values() for f in files.values())
+    ahead = state.quarantine_version not in (None, lake.current_version(lake_root, "quarantine"))
+    touched |= retried or ahead
     bronze_version = lake.current_version(lake_root, "bronze")
     silver_behind = touched or (silver or {}).get("built_from", {}).get("bronze") != bronze_version
     gold_behind = silver_behind or (gold or {}).get("built_from", {}).get("silver") != lake.current_version(

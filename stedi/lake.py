@@ -184,7 +184,10 @@ def carry_table(source: str, target: str) -> None:
         for file in sorted(p for p in root.rglob("*") if p.is_file()):
             destination = _local(target) / file.relative_to(root)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            os.link(file, destination)
+            try:
+                os.link(file, destination)
+            except OSError:  # a file system without hard links
+                shutil.copy2(file, destination)
         _local(target).mkdir(parents=True, exist_ok=True)
         return
     client, origin = _s3_client(), _bucket_key(source.rstrip("/") + "/")

@@ -69,7 +69,7 @@ _CHECKERS = 8  # files checked side by side: gzip decompression and S3 reads rel
 class LandingFile:
     path: str  # as the reader opens it: an absolute local path, or s3://bucket/key
     size: int
-    version: str | None = None  # what changes when its bytes do: the modification time in ns, or S3's ETag
+    version: str | None = None  # what changes when its bytes do: local times and inode, or S3's ETag
     # False when some of its bytes are not UTF-8 (a Latin-1 export): the engines' text readers disagree
     # on such a file (Sail fails the job, Spark keeps the bytes), so it is decoded here (read_text).
     utf8: bool = True
@@ -232,9 +232,16 @@ def _scan(folder: str) -> Iterator[Entry]:
             else:
                 yield from _scan(entry.path)
         elif stat.S_ISREG(info.st_mode):
-            yield LandingFile(entry.path, info.st_size, str(info.st_mtime_ns))
+            yield LandingFile(entry.path, info.st_size, local_version(info))
         else:
             yield SkippedEntry(entry.path, f"{_special_kind(info.st_mode)}, not a regular file")
+
+
+def local_version(info: os.stat_result) -> str:
+    """What changes when a local file's bytes do: its modification and change times and its inode. A copy
+    that keeps the old modification time (cp -p, rsync -t) still changes the change time, and a file
+    replaced by a rename is another inode."""
+    return f"{info.st_mtime_ns}-{info.st_ctime_ns}-{info.st_ino}"
 
 
 def _special_kind(mode: int) -> str:

@@ -149,9 +149,10 @@ VALUE_RULES: tuple[Rule, ...] = (
 )
 
 
-# The quarantine threshold. A run fails, right after bronze and before silver changes, when a source
-# quarantines more than this share of its landing files, or of its landing records: a broken export,
-# not stray records (--quarantine-threshold, STEDI_QUARANTINE_THRESHOLD).
+# The quarantine threshold. A run fails, before bronze publishes anything, when a source's quarantine
+# would hold more than this share of the lake's landing files, or of its landing records, as a full
+# rebuild measures them: a broken export, not stray records (--quarantine-threshold,
+# STEDI_QUARANTINE_THRESHOLD).
 QUARANTINE_THRESHOLD = 0.05
 
 

@@ -138,8 +138,8 @@ class Settings:
         choices=CONSENT_POLICIES,
     )
     quarantine_threshold: float = _parameter(
-        "the share of a source's landing files, or of its records, that may be quarantined before the run "
-        "fails (the quarantine threshold, stedi/rules.py)",
+        "the share of a source's landing files, or of its records, in the lake as a whole, that may be "
+        "quarantined before the run fails and publishes nothing (the quarantine threshold, stedi/rules.py)",
         default=QUARANTINE_THRESHOLD,
         metavar="FRACTION",
         parse=_fraction,

@@ -24,9 +24,9 @@ class QuarantineThresholdError(RuntimeError):
 
 
 def check_quarantine_share(bronze: JobReport, threshold: float, quarantine: str = "<lake>/quarantine") -> None:
-    """Fail when any source quarantined more than `threshold` (a fraction) of this run's landing files or
-    records (the bronze job then published nothing: quarantine_breaches)."""
-    over = quarantine_breaches(bronze.sources, threshold)
+    """Fail when any source's quarantine holds more than `threshold` (a fraction) of the lake's landing files
+    or records, as a full rebuild would measure it (the bronze job then published nothing)."""
+    over = quarantine_breaches(bronze.lake or bronze.sources, threshold)
     if over:
         raise QuarantineThresholdError(
             f"quarantine share above {threshold:.0%}: " + "; ".join(over) + f" (see {quarantine}/)"

@@ -13,7 +13,8 @@ from stedi.text import format_counts
 @task(name="plan_run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def plan_run(landing: str, lake: str, consent_policy: str, full_refresh: bool) -> ingestion.RunPlan:
     """List the landing, compare it with the lake's ingestion state, and decide the run's mode and stages."""
-    plan = ingestion.plan_lake(landing, lake, full_refresh, ingestion.BuiltWith(consent_policy, _key_id(lake)))
+    built_with = ingestion.BuiltWith(consent_policy, _key_id(lake), ingestion.logic_id())
+    plan = ingestion.plan_lake(landing, lake, full_refresh, built_with)
     stages = [name for name in ("bronze", "silver", "gold") if getattr(plan, name)]
     get_run_logger().info(
         "%s run (%s): new files %s; %s",

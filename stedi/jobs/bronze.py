@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from stedi import ingestion, lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.landing import SourceFiles, inspect_landing
-from stedi.report import AccountingError, JobReport, SourceCounts, TableRows, quarantine_breaches
+from stedi.report import AccountingError, Files, JobReport, SourceCounts, TableRows, quarantine_breaches
 from stedi.rules import CONFLICTING_READING, DUPLICATE_RECORD
 from stedi.secrets import PseudonymKey
 from stedi.sources import SOURCES, Source
@@ -245,7 +245,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     state, _, plans = plan_run(spark, args)
     mode = "full" if state is None or args.is_full_refresh else "incremental"
     new_files = {name: plan.new for name, plan in plans.items()}
-    if mode == "incremental" and not any(plan.read or plan.quarantined or plan.rebuild for plan in plans.values()):
+    ahead = state is not None and state.quarantine_version not in (None, lake.current_version(args.lake, "quarantine"))
+    if mode == "incremental" and not ahead and not any(p.read or p.quarantined or p.rebuild for p in plans.values()):
         tables = [TableRows("landing", f"{name}_landing", 0) for name in SOURCES]
         return write_report(args, JOB, started, tables=tables, mode=mode, new_files=new_files)
     bronze, quarantine = lake.Zone(args.lake, "bronze", args.run_id), lake.Zone(args.lake, "quarantine", args.run_id)
@@ -278,23 +279,37 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         ingested = dict(zip(SOURCES, pool.map(ingest, SOURCES.values()), strict=True))
     sources = {name: result.counts for name, result in ingested.items()}
     tables = [TableRows("landing", f"{name}_landing", s.landing) for name, s in sources.items()]
-    report = {"tables": tables, "sources": sources, "mode": mode, "new_files": new_files}
-    if quarantine_breaches(sources, args.threshold):
-        # A broken export publishes nothing: the next run finds its files new again (the flow fails this run).
-        return write_report(args, JOB, started, **report)
     held_files = {name: result.files for name, result in ingested.items()}
+    totals = {name: result.totals for name, result in ingested.items()}
+    lake_counts = {name: _lake_counts(t, held_files[name]) for name, t in totals.items()}
+    report = {"tables": tables, "sources": sources, "mode": mode, "new_files": new_files, "lake_counts": lake_counts}
+    # The threshold on the lake's share, as a full rebuild measures it: the same files pass or fail either way.
+    if quarantine_breaches(lake_counts, args.threshold):
+        # Nothing is published: the next run meets the same files as new (the flow fails this run).
+        return write_report(args, JOB, started, **report)
     write_quarantined_files(held_files, quarantine.path(QUARANTINED_FILES_TABLE))
     # Quarantine first, then bronze with the state naming that quarantine version: a run killed between
     # the two leaves bronze and its state as they were, and the next run merges into the quarantine
     # version that state names (kept by the publication until bronze moves on).
     quarantine.publish(keep={state.quarantine_version} if state is not None and state.quarantine_version else set())
-    totals = {name: result.totals for name, result in ingested.items()}
     new_state = ingestion.IngestionState(held_files, totals, quarantine.version)
     lake.write_json(ingestion.state_path(bronze), new_state.to_json())
     bronze.publish()
     tables += [TableRows("bronze", name, totals[name].bronze) for name in SOURCES]
-    lake_counts = {name: t.as_counts() for name, t in totals.items()}
-    return write_report(args, JOB, started, **report, lake_counts=lake_counts)
+    return write_report(args, JOB, started, **report)
+
+
+def _lake_counts(totals: ingestion.Totals, files: dict[str, ingestion.IngestedFile]) -> SourceCounts:
+    """A source's records and files since the lake's first run."""
+    counts = totals.as_counts()
+    by_rule: dict[str, int] = {}
+    for f in files.values():
+        if f.rule is not None:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+    counts.files = Files(
+        landing=len(files), read=len(files) - sum(by_rule.values()), quarantined=dict(sorted(by_rule.items()))
+    )
+    return counts
 
 
 def _held_quarantine(args: JobArgs, state: ingestion.IngestionState | None, source: str) -> str:

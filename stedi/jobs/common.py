@@ -31,6 +31,7 @@ class JobArgs:
     full_refresh: str = ""  # "true": every zone is rebuilt from all landing files (stedi/ingestion.py)
     # The quarantine threshold (stedi/rules.py): a run quarantining more of a source publishes nothing.
     quarantine_threshold: str = ""
+    logic: str = ""  # stedi/ingestion.py, logic_id(): the code the flow planned with, recorded in the zones
 
     @property
     def threshold(self) -> float:

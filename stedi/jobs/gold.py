@@ -87,9 +87,14 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     training_set = lake.count_rows(spark, lake.current_table_path(args.lake, "silver", "machine_learning_curated"))
     # What the warehouse must hold once it loads this version (its checks), whichever run loads it.
     expected = {**rows, "machine_learning_training_set": training_set}
-    settings = ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value)).as_json()
+    settings = ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value), args.logic or None).as_json()
     zone.built_from = {"silver": silver_version, **settings, "expected_rows": expected}
-    if previous is not None and all(lake.table_exists(changes_path(zone.root, name, "upserts")) for name in built):
+    # A full refresh reloads the warehouse whole: no changes are offered, whatever the warehouse holds.
+    if (
+        not args.is_full_refresh
+        and previous is not None
+        and all(lake.table_exists(changes_path(zone.root, name, "upserts")) for name in built)
+    ):
         zone.built_from["changes_from"] = previous  # a warehouse holding it loads only the changes
     zone.publish()
     tables = [TableRows("gold", name, count) for name, count in rows.items()]

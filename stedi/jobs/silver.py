@@ -107,7 +107,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     # (stedi/ingestion.py, plan_lake), and what it accounts for without reading a pruned run report.
     zone.built_from = {
         "bronze": bronze_version,
-        **ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value)).as_json(),
+        **ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value), args.logic or None).as_json(),
         "accounting": {name: {"accepted": c.accepted, "filtered": c.filtered} for name, c in sources.items()},
     }
     zone.publish()

@@ -7,7 +7,7 @@ import os
 
 from stedi import ingestion, lake
 from stedi.ingestion import BuiltWith, IngestedFile, IngestionState, Totals, plan_lake, plan_source
-from stedi.landing import inspect_source
+from stedi.landing import inspect_source, local_version
 
 POLICY = BuiltWith("ever", None)
 
@@ -22,7 +22,7 @@ def export(folder, name: str, lines: str = '{"a": 1}\n', mtime_ns: int = 1_700_0
 
 def held(path, run_id: str = "run-1", rule: str | None = None) -> IngestedFile:
     stat = path.stat()
-    return IngestedFile(str(path), stat.st_size, str(stat.st_mtime_ns), run_id, "2026-12-01T00:00:00+00:00", rule)
+    return IngestedFile(str(path), stat.st_size, local_version(stat), run_id, "2026-12-01T00:00:00+00:00", rule)
 
 
 def test_only_files_never_ingested_are_read_and_known_ones_are_not_even_opened(tmp_path):
@@ -126,3 +126,29 @@ def test_a_publication_keeps_the_versions_it_is_asked_to(tmp_path):
         zone.publish(keep={versions[0]} if versions else set())
         versions.append(zone.version)
     assert sorted(p.name for p in (tmp_path / "_zones" / "quarantine").iterdir()) == sorted(versions)
+
+
+def test_a_file_quarantined_for_a_passing_reason_is_checked_again_and_read_once_readable(tmp_path):
+    from stedi.rules import UNREADABLE_FILE
+
+    a = export(tmp_path, "a.json")
+    state = IngestionState({"customer": {str(a): held(a, rule=UNREADABLE_FILE)}}, {"customer": Totals()})
+    known = ingestion.known_files(state, "customer")
+    assert known(str(a)) is None  # not taken as known: checked again
+    plan = plan_source(inspect_source(str(tmp_path), known), state.files["customer"])
+    assert plan.rebuild and plan.changed == [str(a)] and [f.path for f in plan.read] == [str(a)]
+
+
+def test_a_lake_built_by_other_rules_gets_a_full_run(tmp_path):
+    landing, root = tmp_path / "landing", str(tmp_path / "lake")
+    a = export(landing / "customer" / "landing", "a.json")
+    published_state(root, {"customer": {str(a): held(a)}})
+    silver = lake.Zone(root, "silver", "run-1")
+    silver.built_from = {"bronze": lake.current_version(root, "bronze"), **BuiltWith("ever", None, "old").as_json()}
+    silver.publish()
+    assert plan_lake(str(landing), root, False, BuiltWith("ever", None, "old")).mode == "incremental"
+    plan = plan_lake(str(landing), root, False, BuiltWith("ever", None, ingestion.logic_id()))
+    assert (plan.mode, plan.reason) == (
+        "full",
+        "the pipeline's rules, transforms or contracts changed since the lake was built",
+    )

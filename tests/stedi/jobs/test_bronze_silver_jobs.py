@@ -44,7 +44,14 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> None:
 
 
 def run_jobs(spark, landing: Path, lake_dir: Path, run_id: str = "run-1") -> dict:
-    args = JobArgs(landing=str(landing), lake=str(lake_dir), run_id=run_id, ingested_at="2026-11-22T00:00:00+00:00")
+    # A handful of lines, some broken on purpose: no quarantine threshold (the flow's tests cover it).
+    args = JobArgs(
+        landing=str(landing),
+        lake=str(lake_dir),
+        run_id=run_id,
+        ingested_at="2026-11-22T00:00:00+00:00",
+        quarantine_threshold="1",
+    )
     bronze_report = bronze.run(spark, args)
     silver_report = silver.run(spark, args)
     return build_summary(args.run_id, args.consent_policy, bronze_report, silver_report).to_json()
