@@ -124,10 +124,14 @@ def glue_argv(secret_id: str) -> list[str]:
     ]
 
 
-def test_a_glue_job_run_reads_the_secret_named_by_its_job_from_secrets_manager(aws, spark):
+def test_a_glue_job_run_reads_the_secret_named_by_its_job_from_secrets_manager(aws, spark, monkeypatch):
     import boto3
+    from pyspark.sql import SparkSession
 
     from stedi.jobs.common import job_main
+
+    # The session Glue's runtime has active, whichever sessions earlier tests of this process made and ended
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: spark))
 
     boto3.client("secretsmanager").create_secret(Name="stedi/pseudonym-key", SecretString="from-secrets-manager")
     seen = []
