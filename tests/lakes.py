@@ -43,12 +43,17 @@ def differences(reference: Path, other: Path, stamps: set[str] = RUN_STAMPS) -> 
             problems[name] = f"columns {types_a} != {types_b}"
             continue
         columns = ", ".join(f'"{column}"' for column, _ in types_a if column not in stamps)
-        only_a = db.sql(f"select count(*) from (select {columns} from {a} except all select {columns} from {b})")
-        only_b = db.sql(f"select count(*) from (select {columns} from {b} except all select {columns} from {a})")
-        missing, extra = only_a.fetchall()[0][0], only_b.fetchall()[0][0]
-        if missing or extra:
-            problems[name] = f"{missing} rows of the reference missing, {extra} rows it lacks"
+        if difference := row_difference(db, a, b, columns):
+            problems[name] = difference
     return problems
+
+
+def row_difference(db: duckdb.DuckDBPyConnection, a: str, b: str, columns: str) -> str | None:
+    """How the rows of `a` and `b` differ as multisets over `columns`, or None when they do not."""
+    only_a = db.sql(f"select count(*) from (select {columns} from {a} except all select {columns} from {b})")
+    only_b = db.sql(f"select count(*) from (select {columns} from {b} except all select {columns} from {a})")
+    missing, extra = only_a.fetchall()[0][0], only_b.fetchall()[0][0]
+    return f"{missing} rows of the reference missing, {extra} rows it lacks" if missing or extra else None
 
 
 def warehouse_differences(reference: Path, other: Path, stamps: set[str] = RUN_STAMPS) -> dict[str, str]:
@@ -65,9 +70,6 @@ def warehouse_differences(reference: Path, other: Path, stamps: set[str] = RUN_S
         columns = ", ".join(
             f'"{row[0]}"' for row in db.sql(f"describe select * from {a}").fetchall() if row[0] not in stamps
         )
-        only_a = db.sql(f"select count(*) from (select {columns} from {a} except all select {columns} from {b})")
-        only_b = db.sql(f"select count(*) from (select {columns} from {b} except all select {columns} from {a})")
-        missing, extra = only_a.fetchall()[0][0], only_b.fetchall()[0][0]
-        if missing or extra:
-            problems[name] = f"{missing} rows of the reference missing, {extra} rows it lacks"
+        if difference := row_difference(db, a, b, columns):
+            problems[name] = difference
     return problems

@@ -110,7 +110,7 @@ def ingest_source(
     batches = ingestion.lineage_batches(files, plan.read)
     batch_of = {f.path: i for i, group in enumerate(batches.values()) for f in group}
     lineage = [(run_id, ingestion.parse_instant(instant)) for run_id, instant in batches]
-    to_read = SourceFiles(plan_folder(args, source), read=plan.read)
+    to_read = SourceFiles(lake.landing_folder(args.landing, source.name), read=plan.read)
     # Parsed texts and distinct records each feed several Spark jobs: staged once each (lake.stage).
     lines = lake.read_landing_ranked(spark, to_read, batch_of)
     texts = lake.with_file_names(lines.transform(distinct_lines), to_read).transform(with_lineage(lineage))
@@ -174,10 +174,6 @@ def _empty_warning(files: dict[str, ingestion.IngestedFile], folder: str) -> lis
     if any(f.rule is None for f in files.values()):
         return []
     return [f"no {'readable ' if files else ''}landing files in {folder}"]
-
-
-def plan_folder(args: JobArgs, source: Source) -> str:
-    return lake.landing_folder(args.landing, source.name)
 
 
 def _measure(records: DataFrame, source: Source) -> dict[str, int]:
