@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from stedi.landing import SourceFiles, read_text, reader_path
+from stedi.transforms.cells import CELL
 
 REPORTS_DIR = "_reports"  # <lake>/_reports/<run_id>/: each job's run report and the run summary
 
@@ -179,25 +180,88 @@ def write_table(
 def carry_table(source: str, target: str) -> None:
     """The table at `source` (a published version's) as the table at `target` (a version being written),
     without an engine and without reading it: locally its files hard-linked, on S3 copied inside S3."""
-    if is_local(source):
-        root = _local(source)
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            destination = _local(target) / file.relative_to(root)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(file, destination)
-            except OSError:  # a file system without hard links
-                shutil.copy2(file, destination)
+    for name in _list_files(source):
+        _link(join(source, name), join(target, name))
+    if is_local(target):
         _local(target).mkdir(parents=True, exist_ok=True)
+
+
+# A reading table is kept in cells, one per UTC day of its readings (CELL, a column of the frame written,
+# not of the table). It is still one flat folder, as every reader of a table expects, whose files are
+# named <cell>--<part>: a run writes only the cells its new records fall in and carries the others from
+# the previous version (carry_cells), as bronze carries a source without new files.
+_CELL_SEP = "--"
+
+
+def write_cells(df: DataFrame, path: str, scratch: str) -> None:
+    """`df`, which has a CELL column, as cells of the table at `path` (a zone version's, maybe holding
+    carried cells already): each cell's rows in one file of its own, CELL not stored. `scratch` is a
+    Zone.scratch folder for the engine's partitioned write, whose files are then moved into `path`."""
+    df.repartition(CELL).write.mode("overwrite").partitionBy(CELL).parquet(scratch)
+    prefix = f"{CELL}="
+    for name in _list_files(scratch):
+        folder, _, file = name.rpartition("/")
+        if not folder.startswith(prefix) or file.startswith(("_", ".")):
+            continue
+        _move(join(scratch, name), join(path, f"{folder[len(prefix) :]}{_CELL_SEP}{file}"))
+    _ensure_table(df.drop(CELL), path, "parquet")
+
+
+def table_cells(path: str) -> dict[str, list[str]]:
+    """The cells of a table kept in cells: cell -> its files' paths."""
+    cells: dict[str, list[str]] = {}
+    for name in _list_files(path):
+        if _CELL_SEP in name and "/" not in name:
+            cells.setdefault(name.split(_CELL_SEP, 1)[0], []).append(join(path, name))
+    return cells
+
+
+def carry_cells(source: str, target: str, rewritten: set[str]) -> None:
+    """The cells of the table at `source` (a published version's) but those in `rewritten`, into the table
+    at `target` (a version being written), by hard link (S3: a copy inside S3), never read."""
+    for cell, files in table_cells(source).items():
+        if cell not in rewritten:
+            for file in files:
+                _link(file, join(target, file.rsplit("/", 1)[-1]))
+
+
+def read_cells(spark: SparkSession, path: str, cells: set[str], schema: T.StructType) -> DataFrame:
+    """The rows of the table at `path` in `cells` only (its files are named by cell: no other file is read)."""
+    files = [file for cell, names in table_cells(path).items() if cell in cells for file in names]
+    if not files:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(*[reader_path(file) for file in files])
+
+
+def _list_files(folder: str) -> list[str]:
+    """Every file under `folder`, as a path relative to it ('/'-separated)."""
+    if is_local(folder):
+        root = _local(folder)
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    client, bucket_key = _s3_client(), _bucket_key(folder.rstrip("/") + "/")
+    pages = client.get_paginator("list_objects_v2").paginate(**_prefix(bucket_key))
+    return sorted(item["Key"][len(bucket_key["Key"]) :] for page in pages for item in page.get("Contents", []))
+
+
+def _link(source: str, target: str) -> None:
+    if is_local(source):
+        _local(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(_local(source), _local(target))
+        except OSError:  # a file system without hard links
+            shutil.copy2(_local(source), _local(target))
         return
-    client, origin = _s3_client(), _bucket_key(source.rstrip("/") + "/")
-    destination = _bucket_key(target.rstrip("/") + "/")
-    for page in client.get_paginator("list_objects_v2").paginate(**_prefix(origin)):
-        for item in page.get("Contents", []):
-            key = destination["Key"] + item["Key"][len(origin["Key"]) :]
-            client.copy_object(
-                Bucket=destination["Bucket"], Key=key, CopySource={"Bucket": origin["Bucket"], "Key": item["Key"]}
-            )
+    origin, destination = _bucket_key(source), _bucket_key(target)
+    _s3_client().copy_object(**destination, CopySource={"Bucket": origin["Bucket"], "Key": origin["Key"]})
+
+
+def _move(source: str, target: str) -> None:
+    if is_local(source):
+        _local(target).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(_local(source), _local(target))
+        return
+    _link(source, target)
+    _s3_client().delete_object(**_bucket_key(source))
 
 
 def stage(df: DataFrame, path: str) -> DataFrame:

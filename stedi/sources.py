@@ -24,6 +24,8 @@ class Source:
     # stedi/rules.py). Customers have none here (newer records supersede older ones in silver), nor have
     # accelerometer readings (the app reports several x/y/z at one instant, each a reading of its own).
     key: tuple[str, ...] = ()
+    # The field that places a reading in time: its tables are kept in day cells (stedi/transforms/cells.py).
+    read_at: str | None = None
 
     @property
     def field_names(self) -> list[str]:
@@ -55,6 +57,7 @@ ACCELEROMETER = Source(
         Field("y", "double"),
         Field("z", "double"),
     ),
+    read_at="timestamp",
 )
 
 STEP_TRAINER = Source(
@@ -65,6 +68,7 @@ STEP_TRAINER = Source(
         Field("distanceFromObject", "long"),
     ),
     key=("serialNumber", "sensorReadingTime"),
+    read_at="sensorReadingTime",
 )
 
 SOURCES: dict[str, Source] = {s.name: s for s in (CUSTOMER, ACCELEROMETER, STEP_TRAINER)}

@@ -37,6 +37,7 @@ from stedi.transforms.bronze import (
     touched_by,
     with_lineage,
 )
+from stedi.transforms.cells import CELL, bronze_day
 
 JOB = "bronze"
 
@@ -91,6 +92,8 @@ class Ingested:
     counts: SourceCounts  # this run's lines
     totals: ingestion.Totals  # the lake's, since its first run
     files: dict[str, ingestion.IngestedFile]
+    # The day cells of a reading source written this run, which silver rebuilds (None: all, a full build)
+    cells: list[str] | None = None
 
 
 def ingest_source(
@@ -119,8 +122,13 @@ def ingest_source(
     by_rule = {row["_rule"]: row["lines"] for row in lines_by_rule}
     landing, valid = sum(by_rule.values()), by_rule.pop(None, 0)
     candidates, kept_bronze, kept_quarantine = new_records(parsed), None, None
+    cells = None  # the day cells of a reading source this run writes; None: all of them
     if held is not None:
-        earlier_bronze = lake.read_table(spark, held.bronze, bronze_schema(source))
+        if source.read_at is None:
+            earlier_bronze = lake.read_table(spark, held.bronze, bronze_schema(source))
+        else:  # a held record a new one touches shares its reading key, instant included: its day
+            cells = _cells_of(candidates.select(bronze_day(source).alias(CELL)))
+            earlier_bronze = lake.read_cells(spark, held.bronze, cells, bronze_schema(source))
         earlier_quarantine = spark.read.schema(quarantine_schema()).json(held.quarantine)
         split = touched_by(source, candidates)
         touched_bronze, kept_bronze = split(earlier_bronze)
@@ -136,7 +144,21 @@ def ingest_source(
     drift = extra_field_counts(records) if measured["drifted"] else {}
     table = records.transform(bronze_records(source))
     table_path = bronze.path(source.name)
-    lake.write_table(table if kept_bronze is None else kept_bronze.unionByName(table), table_path)
+    merged = table if kept_bronze is None else kept_bronze.unionByName(table)
+    if source.read_at is None:
+        lake.write_table(merged, table_path)
+    else:
+        by_day = merged.withColumn(CELL, bronze_day(source))
+        if cells is not None:
+            # Only the days whose records change: a new record, a held one moved to quarantine, a held one
+            # now first delivered by a new file. A copy of a held record changes no day: it stays as held.
+            changes = (F.col("_ingest_run_id") == args.run_id) | (
+                (F.col("_held_in_bronze") == 1) & (F.col("_rule") == CONFLICTING_READING)
+            )
+            cells = _cells_of(records.filter(changes).select(bronze_day(source).alias(CELL)))
+            lake.carry_cells(held.bronze, table_path, rewritten=cells)
+            by_day = by_day.filter(F.col(CELL).isin(sorted(cells)))
+        lake.write_cells(by_day, table_path, bronze.scratch(f"{source.name}-cells"))
     broken = records.filter(F.col("_rule").isNotNull()).transform(quarantine_records(source))
     if by_rule:  # a broken text is quarantined once per line holding it, with that line's file
         per_line = lake.with_file_names(lines.transform(quarantined_lines(source, parsed)), to_read)
@@ -167,7 +189,11 @@ def ingest_source(
         raise AccountingError(
             f"{source.name}: the lake's records do not add up after this run ({totals}); nothing was published"
         )
-    return Ingested(counts, totals, files)
+    return Ingested(counts, totals, files, None if cells is None else sorted(cells))
+
+
+def _cells_of(rows: DataFrame) -> set[str]:
+    return {row[CELL] for row in rows.distinct().collect()}
 
 
 def _empty_warning(files: dict[str, ingestion.IngestedFile], folder: str) -> list[str]:
@@ -256,7 +282,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             lake.carry_table(_held_quarantine(args, state, source.name), quarantine.path(source.name))
             files = ingestion.ingested_files(plan, known, args.run_id, args.ingested_at)
             return Ingested(
-                SourceCounts(files=plan.files_report(), landing=0, bronze=0), state.totals[source.name], files
+                SourceCounts(files=plan.files_report(), landing=0, bronze=0), state.totals[source.name], files, []
             )
         merge = mode == "incremental" and not plan.rebuild
         held = (
@@ -290,6 +316,11 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     quarantine.publish(keep={state.quarantine_version} if state is not None and state.quarantine_version else set())
     new_state = ingestion.IngestionState(held_files, totals, quarantine.version)
     lake.write_json(ingestion.state_path(bronze), new_state.to_json())
+    # What changed since the version before, for a silver built from that one (stedi/jobs/silver.py)
+    bronze.built_from = {
+        "previous": lake.current_version(args.lake, "bronze"),
+        "changed_cells": {name: result.cells for name, result in ingested.items() if SOURCES[name].read_at},
+    }
     bronze.publish()
     tables += [TableRows("bronze", name, totals[name].bronze) for name in SOURCES]
     return write_report(args, JOB, started, **report)

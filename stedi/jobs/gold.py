@@ -14,46 +14,73 @@ from stedi import ingestion, lake
 from stedi.jobs.common import JobArgs, job_main, write_report
 from stedi.report import JobReport, TableRows
 from stedi.secrets import SECRET_BLOCK, SECRET_ENV, PseudonymKey, local_key_file, pseudonym_key
-from stedi.transforms import gold
+from stedi.transforms import changes, gold
+from stedi.transforms.cells import CELL, reading_day
 from stedi.transforms.pseudonyms import keyed_hash
 
 JOB = "gold"
 
 
+# Gold's reading tables are kept in day cells like the silver tables they come from: a gold built on the
+# previous version rebuilds the cells silver rebuilt and carries the others. The customer tables are
+# small and built whole.
+CELL_TABLES = {"accelerometer_readings": "accelerometer_trusted", "step_trainer_readings": "step_trainer_trusted"}
+Cells = set[str] | None  # None: every cell
+
+
 def build_tables(
     silver: dict[str, DataFrame], secret: bytes, args: JobArgs, is_development_key: bool, version: str
 ) -> dict[str, DataFrame]:
+    """Every gold table from silver's; a reading table with its CELL."""
     key = keyed_hash(secret)
     current = silver["customer_current"]
     snapshot = gold.lake_snapshot(args.consent_policy, is_development_key, version)
+    readings = {
+        "accelerometer_readings": silver["accelerometer_trusted"].transform(gold.accelerometer_readings(key)),
+        "step_trainer_readings": silver["step_trainer_trusted"].transform(gold.step_trainer_readings(key)),
+    }
     return {
         "customers": current.transform(gold.customers(key, args.ingested_at_dt)),
         "customer_consents": current.transform(gold.customer_consents(key)),
         "devices": gold.devices(current),
         "device_ownerships": current.transform(gold.device_ownerships(key)),
-        "accelerometer_readings": silver["accelerometer_trusted"].transform(gold.accelerometer_readings(key)),
-        "step_trainer_readings": silver["step_trainer_trusted"].transform(gold.step_trainer_readings(key)),
+        **{name: df.withColumn(CELL, reading_day(F.col("reading_at"))) for name, df in readings.items()},
         "lake_snapshot": current.sparkSession.range(1).transform(snapshot),
     }
+
+
+def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWith) -> dict[str, Cells] | None:
+    """The cells of each reading table to rebuild on the previous gold version, if this one can build on
+    it: same settings, and built from the silver version this one's came from (or from this one). None:
+    a full build."""
+    previous = None if args.is_full_refresh else lake.zone_manifest(args.lake, "gold")
+    built = (previous or {}).get("built_from", {})
+    if previous is None or not built.get("cells") or settings.differs_from(built):
+        return None
+    if built.get("silver") == silver_version:
+        return {name: set() for name in CELL_TABLES}
+    silver = (lake.zone_manifest(args.lake, "silver") or {}).get("built_from", {})
+    if silver.get("previous") != built.get("silver") or "rebuilt_cells" not in silver:
+        return None
+    rebuilt = silver["rebuilt_cells"]
+    return {name: None if rebuilt[table] is None else set(rebuilt[table]) for name, table in CELL_TABLES.items()}
 
 
 def changes_path(version_root: str, table: str, kind: str) -> str:
     return lake.join(version_root, lake.CHANGES, table, kind)
 
 
-def write_changes(spark: SparkSession, previous: str, table: str, zone: lake.Zone, name: str) -> None:
+def write_changes(old: DataFrame, new: DataFrame, zone: lake.Zone, name: str) -> None:
     """Beside a gold table, its rows that the previous version lacks (`upserts`: new or changed) and the
-    previous version's rows it lacks (`retracted`), whole rows: the warehouse matches them by key. Nothing
-    when the previous version's columns differ (an older release's): the warehouse then loads it all."""
-    if not lake.table_exists(previous):
-        return
-    new, old = lake.read_table(spark, table), lake.read_table(spark, previous)
+    previous version's rows it lacks (`retracted`), whole rows: the warehouse matches them by key. `old`
+    and `new` are the table's rows in both versions, or, for a reading table, in the cells rebuilt (the
+    others are the same files). Nothing when the columns differ (an older release's): the warehouse then
+    loads it all."""
     if [(f.name, f.dataType) for f in old.schema] != [(f.name, f.dataType) for f in new.schema]:
         return
-    changes = lake.stage(new.transform(gold.row_changes(old)), zone.scratch(f"changes-{name}"))
-    for kind, change in (("upserts", gold.UPSERT), ("retracted", gold.RETRACTED)):
-        rows = changes.filter(F.col("_change") == change).drop("_change")
-        lake.write_table(rows, changes_path(zone.root, name, kind))
+    rows = lake.stage(new.transform(changes.row_changes(old)), zone.scratch(f"changes-{name}"))
+    for kind, change in (("upserts", changes.UPSERT), ("retracted", changes.RETRACTED)):
+        lake.write_table(rows.filter(F.col("_change") == change).drop("_change"), changes_path(zone.root, name, kind))
 
 
 def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> JobReport:
@@ -61,23 +88,45 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     stedi/secrets.py finds it)."""
     started = time.monotonic()
     key = key or pseudonym_key(args.lake)
+    settings = ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value), args.logic or None)
     silver_version = lake.current_version(args.lake, "silver")
+    rebuilt = basis(args, silver_version, settings)
+
+    def silver_table(name: str, cells: Cells = None) -> DataFrame:
+        path, schema = lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype()
+        return lake.read_table(spark, path, schema) if cells is None else lake.read_cells(spark, path, cells, schema)
+
     silver = {
-        name: lake.read_table(
-            spark, lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype()
-        )
-        for name in ("customer_current", "accelerometer_trusted", "step_trainer_trusted")
+        "customer_current": silver_table("customer_current"),
+        **{
+            table: silver_table(table, None if rebuilt is None else rebuilt[name])
+            for name, table in CELL_TABLES.items()
+        },
     }
-
     zone = lake.Zone(args.lake, "gold", args.run_id)
-
     previous = lake.current_version(args.lake, "gold")
 
     def write(name: str, df: DataFrame) -> int:
         path = zone.path(name)
-        lake.write_table(df, path)
-        if previous is not None:
-            write_changes(spark, lake.version_table_path(args.lake, "gold", previous, name), path, zone, name)
+        earlier = None if previous is None else lake.version_table_path(args.lake, "gold", previous, name)
+        if name not in CELL_TABLES:
+            lake.write_table(df, path)
+            if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):
+                write_changes(lake.read_table(spark, earlier), lake.read_table(spark, path), zone, name)
+            return lake.count_rows(spark, path)
+        cells = None if rebuilt is None else rebuilt[name]
+        if cells is not None:
+            lake.carry_cells(earlier, path, cells)
+        lake.write_cells(df, path, zone.scratch(f"{name}-cells"))
+        if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):
+            schema = df.drop(CELL).schema
+
+            def rows(table: str) -> DataFrame:
+                if cells is None:
+                    return lake.read_table(spark, table, schema)
+                return lake.read_cells(spark, table, cells, schema)
+
+            write_changes(rows(earlier), rows(path), zone, name)
         return lake.count_rows(spark, path)
 
     # The gold tables are independent of each other: writing them side by side keeps both cores busy.
@@ -87,8 +136,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     training_set = lake.count_rows(spark, lake.current_table_path(args.lake, "silver", "machine_learning_curated"))
     # What the warehouse must hold once it loads this version (its checks), whichever run loads it.
     expected = {**rows, "machine_learning_training_set": training_set}
-    settings = ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value), args.logic or None).as_json()
-    zone.built_from = {"silver": silver_version, **settings, "expected_rows": expected}
+    zone.built_from = {"silver": silver_version, **settings.as_json(), "expected_rows": expected, "cells": True}
     # A full refresh reloads the warehouse whole: no changes are offered, whatever the warehouse holds.
     if (
         not args.is_full_refresh

@@ -124,32 +124,3 @@ def step_trainer_readings(key: Callable[[Column], Column]) -> Callable[[DataFram
         )
 
     return transform
-
-
-UPSERT, RETRACTED = "upsert", "retracted"
-
-
-def row_changes(previous: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """A gold table -> its rows that `previous` (the table's previous version, the same columns) lacks,
-    `_change` "upsert", and the rows of `previous` it lacks, "retracted": whole rows, for a warehouse
-    holding `previous` to load alone.
-
-    One full outer join on a hash of the row and then every column (NULL equal to NULL), so a hash
-    collision never hides a change: on Sail five times faster than EXCEPT both ways. It cannot fan out:
-    every gold table is unique on its primary key, so each row matches at most one row of the other side.
-    """
-
-    def transform(current: DataFrame) -> DataFrame:
-        columns = current.columns
-        old = previous.select(F.xxhash64(*columns).alias("_hash"), *columns).alias("old")
-        new = current.select(F.xxhash64(*columns).alias("_hash"), *columns).alias("new")
-        same = [F.col("old._hash") == F.col("new._hash")]
-        same += [F.col(f"old.{c}").eqNullSafe(F.col(f"new.{c}")) for c in columns]
-        upsert = F.col("old._hash").isNull()
-        changed = old.join(new, same, how="full_outer").filter(upsert | F.col("new._hash").isNull())
-        return changed.select(
-            F.when(upsert, F.lit(UPSERT)).otherwise(F.lit(RETRACTED)).alias("_change"),
-            *[F.when(upsert, F.col(f"new.{c}")).otherwise(F.col(f"old.{c}")).alias(c) for c in columns],
-        )
-
-    return transform

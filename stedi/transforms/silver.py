@@ -29,6 +29,9 @@ CUSTOMER_COLUMNS = [
 ]
 ACCELEROMETER_COLUMNS = ["customer_email", "reading_at", "x", "y", "z"]
 STEP_TRAINER_COLUMNS = ["serial_number", "customer_email", "reading_at", "distance_cm"]
+# All of a customer's record that the fate of their readings depends on (classify_accelerometer,
+# classify_step_trainer): a newer record that changes neither changes no reading (stedi/jobs/silver.py).
+READING_FATE = ("customer_email", "research_consent_at")
 MACHINE_LEARNING_COLUMNS = ["customer_key", "serial_number", "reading_at", "distance_cm", "x", "y", "z"]
 
 # Business reasons a record is left out of the trusted zone (not errors: the record is valid).
@@ -101,7 +104,7 @@ def _consent_reason(policy: ConsentPolicy) -> Column:
 
 def classify_accelerometer(customers: DataFrame, policy: ConsentPolicy) -> Callable[[DataFrame], DataFrame]:
     """Readings of trusted customers are accepted; `customers` is `current_customers` (unique email)."""
-    owners = customers.select("customer_email", "research_consent_at", F.lit(True).alias("_is_known"))
+    owners = customers.select(*READING_FATE, F.lit(True).alias("_is_known"))
 
     def transform(bronze: DataFrame) -> DataFrame:
         readings = bronze.select(
@@ -160,7 +163,7 @@ def classify_step_trainer(
     The join to `ownership` cannot fan out: a serial's ownership intervals are disjoint, so a reading
     falls in at most one. `customer_curated` is unique on `customer_email`.
     """
-    curated = customer_curated.select("customer_email", "research_consent_at", F.lit(True).alias("_is_curated"))
+    curated = customer_curated.select(*READING_FATE, F.lit(True).alias("_is_curated"))
 
     def transform(bronze: DataFrame) -> DataFrame:
         readings = bronze.select(

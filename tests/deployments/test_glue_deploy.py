@@ -312,8 +312,9 @@ def test_the_glue_package_holds_the_jobs_and_what_they_import_only(tmp_path):
         "stedi/jobs/silver.py",
         "stedi/lake.py", "stedi/landing.py", "stedi/pii.py", "stedi/report.py", "stedi/rules.py", "stedi/secrets.py",
         "stedi/sources.py", "stedi/spark.py", "stedi/text.py",
-        "stedi/transforms/__init__.py", "stedi/transforms/bronze.py", "stedi/transforms/gold.py",
-        "stedi/transforms/pseudonyms.py", "stedi/transforms/silver.py",
+        "stedi/transforms/__init__.py", "stedi/transforms/bronze.py", "stedi/transforms/cells.py",
+        "stedi/transforms/changes.py", "stedi/transforms/gold.py", "stedi/transforms/pseudonyms.py",
+        "stedi/transforms/silver.py",
     ]  # fmt: skip
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
@@ -327,3 +328,4 @@ def test_the_glue_package_holds_the_jobs_and_what_they_import_only(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[] []"
+

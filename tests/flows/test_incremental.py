@@ -276,6 +276,45 @@ def _files(lake: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize("incremental", ["by-date"], indirect=True)  # two runs more: one split
+def test_a_new_day_of_readings_rebuilds_that_day_only(incremental, tmp_path):
+    """A file of one new day's readings of a curated customer: silver and gold write that day's cells and
+    link every other day's files from the previous version; the result is still a full rebuild's."""
+    landing, lake, warehouse = incremental["landing"], tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    shutil.copytree(incremental["lake"], lake, symlinks=True)
+    shutil.copy(incremental["warehouse"], warehouse)
+    db = duckdb.connect()
+    (email,) = db.sql(f"select min(customer_email) from '{lake}/silver/customer_curated/*.parquet'").fetchone()
+    readings = [{"user": email, "timestamp": LATER + i * 3_000, "x": 1.0, "y": float(i), "z": 0.5} for i in range(5)]
+    new_file = landing / "accelerometer" / "landing" / "accelerometer-later.json"
+    new_file.write_text("".join(json.dumps(r) + "\n" for r in readings))
+    try:
+        summary, reference = run(landing, lake, warehouse), tmp_path / "full"
+        full_summary = run(landing, reference / "lake", reference / "warehouse.duckdb")
+    finally:  # the landing is the fixture's, which other tests compare with their full run
+        new_file.unlink()
+    assert summary["mode"] == "incremental" and summary["new_files"]["accelerometer"] == 1
+    day = "2023-12-31"
+    silver = json.loads((lake / "silver" / "_zone.json").read_text())["built_from"]
+    assert silver["rebuilt_cells"] == {"accelerometer_trusted": [day], "step_trainer_trusted": [],
+                                       "machine_learning_curated": [day]}  # fmt: skip
+    for zone, table in (("silver", "accelerometer_trusted"), ("gold", "accelerometer_readings")):
+        manifest = json.loads((lake / zone / "_zone.json").read_text())
+        previous = next(v for v in (lake / "_zones" / zone).iterdir() if v.name != manifest["version"])
+        earlier = {p.name: p.stat().st_ino for p in (previous / table).iterdir()}
+        now = {p.name: p.stat().st_ino for p in (lake / zone / table).iterdir()}
+        assert {name.split("--")[0] for name in set(now) - set(earlier)} == {day}, (zone, table)
+        assert all(earlier[name] == inode for name, inode in now.items() if name in earlier), (zone, table)
+    in_silver = db.sql(
+        f"select count(*) from '{lake}/silver/accelerometer_trusted/*.parquet' where customer_email = '{email}' "
+        f"and reading_at >= make_timestamp({LATER} * 1000)"
+    ).fetchone()[0]
+    assert in_silver == len(readings)
+    assert full_summary["mode"] == "full"
+    assert differences(reference / "lake", lake) == {}
+    assert warehouse_differences(reference / "warehouse.duckdb", warehouse) == {}
+
+
 def test_tables_are_what_the_zones_manifests_list(full):
     assert len(tables(full["lake"])) == 20
 

@@ -109,3 +109,54 @@ def test_readers_resolve_a_table_to_the_version_current_when_they_ask(tmp_path):
     # the first version is kept through the next publication: a reader who resolved it still reads it whole
     assert (resolved / "part-0.txt").read_text() == "1"
     assert (Path(lake.current_table_path(str(tmp_path), "silver", "a")) / "part-0.txt").read_text() == "2"
+
+
+def test_a_table_in_cells_is_one_flat_folder_whose_files_name_their_cell(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    from stedi.transforms.cells import CELL
+
+    rows = spark.range(12).select(F.col("id"), (F.col("id") % 3).cast("string").alias(CELL))
+    first = str(tmp_path / "v1" / "readings")
+    lake.write_cells(rows, first, str(tmp_path / "v1" / "_scratch"))
+    files = sorted(p.name for p in Path(first).iterdir())
+    assert [name.split("--")[0] for name in files] == ["0", "1", "2"]  # one file per cell, no subfolder
+    assert sorted(r.id for r in lake.read_table(spark, first).collect()) == list(range(12))
+    assert lake.read_table(spark, first).columns == ["id"]  # the cell is in the name, not in the rows
+
+    # The next version rewrites cell 1 and carries the others as the same files (hard links)
+    second = str(tmp_path / "v2" / "readings")
+    lake.carry_cells(first, second, rewritten={"1", "3"})
+    lake.write_cells(rows.filter(F.col(CELL) == "1").withColumn("id", F.col("id") * 10), second, str(tmp_path / "s2"))
+    cells = lake.table_cells(second)
+    assert sorted(cells) == ["0", "1", "2"]
+    for cell in ("0", "2"):
+        (carried,) = cells[cell]
+        (held,) = lake.table_cells(first)[cell]
+        assert Path(carried).stat().st_ino == Path(held).stat().st_ino
+    rewritten = lake.read_cells(spark, second, {"1"}, lake.read_table(spark, first).schema)
+    assert sorted(r.id for r in rewritten.collect()) == [10, 40, 70, 100]
+    assert lake.read_cells(spark, second, {"9"}, rewritten.schema).count() == 0
+
+
+def test_an_empty_table_in_cells_is_still_a_table(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    from stedi.transforms.cells import CELL
+
+    empty = spark.range(3).select(F.col("id"), F.lit("0").alias(CELL)).filter(F.col("id") < 0)
+    path = str(tmp_path / "v1" / "readings")
+    lake.write_cells(empty, path, str(tmp_path / "scratch"))
+    assert lake.table_exists(path) and lake.table_cells(path) == {}
+    assert lake.read_table(spark, path).count() == 0
+
+
+def test_cells_on_s3_are_carried_inside_s3(aws):
+    root = f"s3://{aws.bucket}/lake"
+    for cell in ("2023-03-01", "2023-03-02"):
+        aws.s3.put_object(Bucket=aws.bucket, Key=f"lake/v1/readings/{cell}--part-0.parquet", Body=cell.encode())
+    aws.s3.put_object(Bucket=aws.bucket, Key="lake/v1/readings/_SUCCESS", Body=b"")
+    lake.carry_cells(f"{root}/v1/readings", f"{root}/v2/readings", rewritten={"2023-03-02"})
+    listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="lake/v2/")["Contents"]
+    assert [o["Key"] for o in listed] == ["lake/v2/readings/2023-03-01--part-0.parquet"]
+    assert sorted(lake.table_cells(f"{root}/v1/readings")) == ["2023-03-01", "2023-03-02"]

@@ -8,6 +8,7 @@ from pyspark.sql import types as T
 
 from stedi.jobs.common import JobArgs
 from stedi.jobs.gold import build_tables
+from stedi.transforms.cells import CELL
 from stedi.transforms.pseudonyms import keyed_hash
 from stedi.transforms.silver import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAINER_COLUMNS
 from stedi.warehouse.catalog import load_catalog
@@ -63,7 +64,12 @@ def gold_tables(spark):
     ).select(*STEP_TRAINER_COLUMNS)
     silver = {"customer_current": customer, "accelerometer_trusted": accel, "step_trainer_trusted": steps}
     args = JobArgs(landing="-", lake="-", run_id="r", ingested_at="2026-11-22T00:00:00+00:00")
-    return build_tables(silver, b"test-secret", args, is_development_key=False, version="run-1.abcd")
+    built = build_tables(silver, b"test-secret", args, is_development_key=False, version="run-1.abcd")
+    # A reading table comes with the day cell it is written in (stedi/lake.py, write_cells), not a column of it
+    in_cells = {name for name, df in built.items() if CELL in df.columns}
+    assert in_cells == {"accelerometer_readings", "step_trainer_readings"}
+    assert {r[CELL] for r in built["accelerometer_readings"].select(CELL).collect()} == {T0.date().isoformat()}
+    return {name: df.drop(CELL) for name, df in built.items()}
 
 
 def test_every_gold_table_has_its_ddl_columns_in_order_and_type(gold_tables):
@@ -111,7 +117,7 @@ def test_customer_key_is_stable_for_a_secret_and_changes_with_it(spark):
 
 
 def test_row_changes_are_the_rows_either_version_lacks_nulls_compared_as_values(spark):
-    from stedi.transforms.gold import row_changes
+    from stedi.transforms.changes import row_changes
 
     schema = "customer_key string, phone_number string"
     previous = spark.createDataFrame([("k1", "555-1"), ("k2", "555-2"), ("k3", None)], schema)
