@@ -8,10 +8,15 @@ STAMP  := $(VENV)/.installed
 # environment, about a minute; it halves Spark's start-up. Runs work without it, only slower.
 ARCHIVE_STAMP := $(VENV)/.jvm-archive
 
+# checkov has pins of its own (boto3, pydantic, ...): it lives in a venv beside the project's.
+VENV_INFRA := .venv-infra
+STAMP_INFRA := $(VENV_INFRA)/.installed
+CHECKOV := checkov==3.3.30
+
 VENV35 := .venv-spark35
 STAMP35 := $(VENV35)/.installed
 
-.PHONY: run test test-spark lint test-spark35 bench bench-scale bench-incremental clean check-prereqs
+.PHONY: run test test-spark lint lint-infra test-spark35 bench bench-scale bench-incremental clean check-prereqs
 
 run: $(STAMP) $(ARCHIVE_STAMP)
 	$(VENV)/bin/stedi run $(ARGS)
@@ -24,6 +29,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+# infra/ without an AWS account: terraform's formatting (where terraform is installed) and checkov's scan.
+# tests/infra (in `make test`) holds the HCL and the code together; `terraform validate` needs providers.
+lint-infra: $(STAMP_INFRA)
+	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra && echo "terraform fmt: infra/ is formatted"; \
+	  else echo "terraform is not on PATH: terraform fmt -check skipped (checkov and tests/infra still run)"; fi
+	$(VENV_INFRA)/bin/checkov --directory infra --framework terraform --skip-download --compact --quiet
+
+$(STAMP_INFRA): | check-prereqs
+	test -x $(VENV_INFRA)/bin/python || $(PYTHON) -m venv $(VENV_INFRA)
+	$(VENV_INFRA)/bin/python -m pip install --quiet "$(CHECKOV)"
+	touch $(STAMP_INFRA)
 
 # The Spark tests, and the sample's integration, once more on the spark engine (Apache Spark in a local JVM),
 # the reference the default engine is held to: `make test` runs them on the default engine.

@@ -46,6 +46,7 @@ GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: `make test-spark35` runs the job
 # commas.
 GLUE_PYTHON_MODULES = ("pandera==0.35.0", "pandas<3")
 DEFAULT_SECRET_ID = "stedi/pseudonym-key"
+DEFAULT_PREFIX = "stedi"  # the key prefix in the bucket: PREFIX/landing, PREFIX/lake, PREFIX/glue
 
 
 @dataclass(frozen=True)

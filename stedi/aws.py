@@ -21,7 +21,8 @@ def session() -> Any:
         return AwsCredentials.load(name).get_boto3_session()
     import boto3
 
-    return boto3.Session()
+    # boto3 reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION, which most AWS tools read first
+    return boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
 
 
 def client(service: str) -> Any:

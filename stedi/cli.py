@@ -157,27 +157,40 @@ def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         help="package and upload the jobs, create or update the Glue jobs and the Glue Data Catalog",
         description="Package the jobs' code, upload it to S3, create or update one Glue job per zone "
         "(<job-prefix>-bronze, -silver, -gold) and register every zone's tables in the Glue Data Catalog. "
-        "Idempotent: a second deploy of the same code changes nothing. AWS credentials and region as boto3 "
-        "finds them (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL for a local stand-in).",
+        "Idempotent: a second deploy of the same code changes nothing. The region is --region, else the "
+        "Terraform outputs' (--from-terraform), else AWS_REGION, else AWS_DEFAULT_REGION, else the profile's "
+        "`region` in ~/.aws/config; credentials are the profile's (--profile, else AWS_PROFILE, else "
+        "boto3's chain: environment, ~/.aws/credentials, instance role). AWS_ENDPOINT_URL points every "
+        "client at a local stand-in.",
     )
     defaults = GlueTarget(bucket="", prefix="", role_arn="")
-    glue.add_argument("--bucket", required=True, help="S3 bucket for the code, and by default landing and lake")
-    glue.add_argument("--role-arn", required=True, help="IAM role the Glue jobs run as (S3, Secrets Manager, logs)")
+    glue.add_argument(
+        "--from-terraform",
+        type=Path,
+        metavar="PATH",
+        help="take bucket, prefix, role, job prefix, database, secret and region from the outputs of infra/ "
+        "(its folder, where `terraform output` runs, or a file of `terraform output -json`); options given "
+        "here win",
+    )
+    glue.add_argument("--bucket", help="S3 bucket for the code, and by default landing and lake")
+    glue.add_argument("--role-arn", help="IAM role the Glue jobs run as (S3, Secrets Manager, logs)")
+    glue.add_argument("--region", help="AWS region of the jobs and the bucket (see above for the default)")
+    glue.add_argument("--profile", help="AWS profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)")
     glue.add_argument(
         "--prefix",
-        default="stedi",
+        default=None,
         help="key prefix in the bucket (default: stedi); code goes to s3://BUCKET/PREFIX/glue/",
     )
     glue.add_argument("--landing", help="landing root (default: s3://BUCKET/PREFIX/landing)")
     glue.add_argument("--lake", help="lake root (default: s3://BUCKET/PREFIX/lake)")
-    glue.add_argument("--job-prefix", default=defaults.job_prefix, help="Glue job names' prefix (default: stedi)")
-    glue.add_argument("--database", default=defaults.database, help="Glue Data Catalog database (default: stedi)")
+    glue.add_argument("--job-prefix", default=None, help="Glue job names' prefix (default: stedi)")
+    glue.add_argument("--database", default=None, help="Glue Data Catalog database (default: stedi)")
     glue.add_argument("--worker-type", default=defaults.worker_type, help="default: G.1X")
     glue.add_argument("--workers", type=int, default=defaults.workers, help="number of workers (default: 2)")
     glue.add_argument("--timeout-minutes", type=int, default=defaults.timeout_minutes, help="default: 60")
     glue.add_argument(
         "--pseudonym-secret-id",
-        default=DEFAULT_SECRET_ID,
+        default=None,
         help=f"Secrets Manager secret holding the pseudonymisation key (default: {DEFAULT_SECRET_ID})",
     )
     glue.add_argument(
@@ -246,25 +259,47 @@ def _given_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 def _deploy_glue(args: argparse.Namespace) -> int:
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-    from deployments.glue import GlueTarget, deploy
+    from deployments.glue import DEFAULT_PREFIX, DEFAULT_SECRET_ID, GlueTarget, deploy
+    from deployments.terraform import TerraformOutputsError, deploy_options
 
+    try:
+        given = deploy_options(args.from_terraform) if args.from_terraform else {}
+    except TerraformOutputsError as error:
+        print(f"stedi deploy glue: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    options = {name: value for name, value in vars(args).items() if value is not None}
+    chosen = {**given, **options}  # an option given on the command line wins over the Terraform output
+    missing = [f"--{name.replace('_', '-')}" for name in ("bucket", "role_arn") if not chosen.get(name)]
+    if missing:
+        print(f"stedi deploy glue: error: {' and '.join(missing)} required (or --from-terraform)", file=sys.stderr)
+        return EXIT_USAGE
     target = GlueTarget(
-        bucket=args.bucket,
-        prefix=args.prefix,
-        role_arn=args.role_arn,
-        job_prefix=args.job_prefix,
-        database=args.database,
-        landing=args.landing,
-        lake=args.lake,
+        bucket=chosen["bucket"],
+        prefix=chosen.get("prefix", DEFAULT_PREFIX),
+        role_arn=chosen["role_arn"],
+        job_prefix=chosen.get("job_prefix", GlueTarget.job_prefix),
+        database=chosen.get("database", GlueTarget.database),
+        landing=chosen.get("landing"),
+        lake=chosen.get("lake"),
         worker_type=args.worker_type,
         workers=args.workers,
         timeout_minutes=args.timeout_minutes,
-        pseudonym_secret_id=args.pseudonym_secret_id,
+        pseudonym_secret_id=chosen.get("pseudonym_secret_id", DEFAULT_SECRET_ID),
     )
+    # boto3 reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION: that one is read here.
+    region = chosen.get("region") or os.environ.get("AWS_REGION") or None
     try:
-        changes = deploy(target, boto3.client("s3"), boto3.client("glue"), dry_run=args.dry_run)
+        session = boto3.Session(profile_name=args.profile, region_name=region)
+        changes = deploy(target, session.client("s3"), session.client("glue"), dry_run=args.dry_run)
+    except NoRegionError:
+        print(
+            "stedi deploy glue: error: no AWS region: pass --region, or --from-terraform, or set AWS_REGION "
+            "or AWS_DEFAULT_REGION, or `region` in the profile",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except (BotoCoreError, ClientError) as error:
         print(f"stedi deploy glue: failed: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tomllib
 import zipfile
 from dataclasses import replace
@@ -329,3 +330,41 @@ def test_the_glue_package_holds_the_jobs_and_what_they_import_only(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[] []"
 
+
+def test_the_deploy_takes_its_names_from_terraforms_outputs_and_options_given_win(aws, capsys, tmp_path):
+    """`terraform output -json` of infra/ (what outputs.tf declares), saved to a file, as --from-terraform."""
+    outputs = {
+        "bucket": aws.bucket, "prefix": "tf", "glue_role_arn": ROLE_ARN, "job_prefix": "team",
+        "glue_database": "lakehouse", "pseudonym_secret_id": "team/key", "region": "us-east-1",
+        "landing": f"s3://{aws.bucket}/tf/landing", "lake": f"s3://{aws.bucket}/tf/lake",
+    }  # fmt: skip
+    saved = tmp_path / "outputs.json"
+    printed = {name: {"sensitive": False, "type": "string", "value": value} for name, value in outputs.items()}
+    saved.write_text(json.dumps(printed))
+    assert main(["deploy", "glue", "--from-terraform", str(saved), "--database", "given"]) == 0
+    assert "created    job       team-bronze" in capsys.readouterr().out
+    job = aws.glue.get_job(JobName="team-gold")["Job"]
+    assert job["Role"] == ROLE_ARN and job["DefaultArguments"]["--pseudonym-secret-id"] == "team/key"
+    assert job["Command"]["ScriptLocation"] == f"s3://{aws.bucket}/tf/glue/jobs/gold.py"
+    assert [d["Name"] for d in aws.glue.get_databases()["DatabaseList"]] == ["given"]  # the option won
+
+
+def test_the_deploy_says_what_it_lacks(aws, capsys, tmp_path, monkeypatch):
+    assert main(["deploy", "glue", "--bucket", aws.bucket]) == 2
+    assert "--role-arn required (or --from-terraform)" in capsys.readouterr().err
+    (tmp_path / "empty.json").write_text("{}")
+    assert main(["deploy", "glue", "--from-terraform", str(tmp_path / "empty.json")]) == 2
+    assert "no outputs" in capsys.readouterr().err
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    assert main(["deploy", "glue", "--bucket", aws.bucket, "--role-arn", ROLE_ARN]) == 2
+    assert "no AWS region: pass --region" in capsys.readouterr().err
+
+
+def test_the_region_comes_from_aws_region_where_boto3_alone_ignores_it(aws, capsys, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    argv = ["deploy", "glue", "--bucket", aws.bucket, "--role-arn", ROLE_ARN, "--dry-run"]
+    assert main(argv) == 0
+    assert main([*argv, "--region", "us-east-1"]) == 0
