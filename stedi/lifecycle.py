@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # A child told to end that has not ended after this long is stuck in its shutdown: it is killed. The
@@ -62,6 +63,22 @@ def raise_on_termination_signals(announce: str) -> None:
     _announce = announce
     for signum in TERMINATION_SIGNALS:
         signal.signal(signum, _on_signal)
+    sys.unraisablehook = _on_unraisable
+
+
+_report_unraisable = sys.unraisablehook
+
+
+def _on_unraisable(unraisable: Any) -> None:
+    """Where Python reports an exception and drops it (a weakref callback such as importlib's module-lock
+    one, a __del__), an Interrupted raised there would not end the run: the signal comes again a moment
+    later, and raises where the main thread is then."""
+    global _dropped
+    if isinstance(unraisable.exc_value, Interrupted) and not _unwinding:
+        _dropped = True
+        threading.Timer(_AGAIN_S, os.kill, (os.getpid(), unraisable.exc_value.signum)).start()
+        return
+    _report_unraisable(unraisable)
 
 
 def stop_raising() -> int | None:
@@ -80,14 +97,20 @@ def on_interrupt(callback: Callable[[], None]) -> None:
     _on_interrupt.append(callback)
 
 
+_AGAIN_S = 0.05
+_dropped = False  # the Interrupted raised was reported and dropped (see _on_unraisable): raise it again
+
+
 def _on_signal(signum: int, frame: object) -> None:
-    global _received
+    global _received, _dropped
     first = _received is None
     if first:
         _received = signum
-    if first and not _unwinding:
-        for callback in _on_interrupt:
-            threading.Thread(target=callback, name="on-interrupt", daemon=True).start()
+    if (first or _dropped) and not _unwinding:
+        if first:
+            for callback in _on_interrupt:
+                threading.Thread(target=callback, name="on-interrupt", daemon=True).start()
+        _dropped = False
         raise Interrupted(signum)
     # Only plain system calls from here: the main thread may be anywhere, holding any lock. The first
     # signal is delivered again, with its default action: the process ends at once, as the signal says.
