@@ -177,9 +177,10 @@ resource "aws_iam_role" "glue_jobs" {
   assume_role_policy = data.aws_iam_policy_document.glue_assume.json
 }
 
-data "aws_iam_policy_document" "glue_jobs" {
+# Both the jobs and the operator list and read the landing, the lake and the jobs' code.
+data "aws_iam_policy_document" "read_prefixes" {
   statement {
-    sid       = "ListTheirPrefixes"
+    sid       = "ListThePrefixes"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket]
     condition {
@@ -193,6 +194,10 @@ data "aws_iam_policy_document" "glue_jobs" {
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket}/${local.landing}/*", "${local.bucket}/${local.lake}/*", "${local.bucket}/${local.code}/*"]
   }
+}
+
+data "aws_iam_policy_document" "glue_jobs" {
+  source_policy_documents = [data.aws_iam_policy_document.read_prefixes.json]
   statement {
     sid       = "WriteTheLake"
     actions   = ["s3:PutObject", "s3:DeleteObject"]
@@ -251,21 +256,7 @@ resource "aws_cloudwatch_log_group" "glue" {
 # --- Who deploys and runs the flow: `stedi deploy glue` and the glue deployment's worker -----------------
 
 data "aws_iam_policy_document" "operator" {
-  statement {
-    sid       = "ListThePrefixes"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.landing}/*", "${local.lake}/*", "${local.code}/*"]
-    }
-  }
-  statement {
-    sid       = "ReadLandingLakeAndCode"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket}/${local.landing}/*", "${local.bucket}/${local.lake}/*", "${local.bucket}/${local.code}/*"]
-  }
+  source_policy_documents = [data.aws_iam_policy_document.read_prefixes.json]
   statement {
     sid       = "UploadTheCodeAndWriteTheLake" # the deploy's code; the flow's run reports and prunes
     actions   = ["s3:PutObject", "s3:DeleteObject"]

@@ -194,7 +194,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         reading_cells: Cells = None
         if base is not None:
             reading_cells = base.bronze_cells["accelerometer"]
-            people = _fate(current).transform(changed_keys(_fate(earlier("customer_current")), ["customer_email"]))
+            earlier_current = earlier("customer_current")
+            people = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
             if reading_cells is not None and not people.isEmpty():
                 theirs = bronze("accelerometer").select(
                     normalize_email(F.col("user")).alias("customer_email"), bronze_day(ACCELEROMETER).alias(CELL)
@@ -217,7 +218,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         step_cells: Cells = None
         if base is not None:
             step_cells = base.bronze_cells["step_trainer"]
-            earlier_ownership = device_ownership(earlier("customer_current"))
+            earlier_ownership = device_ownership(earlier_current)
             curated_changes = _fate(customer_curated).transform(
                 changed_keys(_fate(earlier("customer_curated")), ["customer_email"])
             )

@@ -88,7 +88,12 @@ def resolve_list(value: str | list[str]) -> list[str]:
 
 
 def statements(policy: str) -> list[dict[str, Any]]:
-    return terraform()["data"]["aws_iam_policy_document"][policy]["statement"]
+    """A policy document's statements, those of the documents it builds on (source_policy_documents) included."""
+    documents = terraform()["data"]["aws_iam_policy_document"]
+    document = documents[policy]
+    sources = [re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", ref).group(1)
+               for ref in document.get("source_policy_documents", [])]  # fmt: skip
+    return [s for source in sources for s in statements(source)] + document.get("statement", [])
 
 
 def granted(policy: str) -> dict[str, list[str]]:
