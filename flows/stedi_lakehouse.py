@@ -99,7 +99,8 @@ def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
             reports["gold"] = build_gold(args, settings.runner, settings.engine)
         if settings.loads_warehouse:
             # A warehouse that already holds the lake's gold (a run with nothing new) is not loaded again.
-            loaded = load_warehouse(settings.warehouse, settings.lake, skip_if_held="gold" not in reports)
+            stage = settings.warehouse_stage if settings.stages_gold else None
+            loaded = load_warehouse(settings.warehouse, settings.lake, stage, skip_if_held="gold" not in reports)
     except Exception as error:
         # Every figure measured before the failure is reported, with the error, before the run fails.
         raise RunFailed(report_failure(run_id, settings, reports, loaded, error, plan, before)) from error

@@ -6,6 +6,7 @@ locals {
   landing = "${var.prefix}/landing" # GlueTarget.landing_uri
   lake    = "${var.prefix}/lake"    # GlueTarget.lake_uri
   code    = "${var.prefix}/glue"    # GlueTarget.key(): the jobs' scripts and zip, and --TempDir
+  stage   = "${var.prefix}/stage"   # STEDI_WAREHOUSE_STAGE: a local run's gold, staged for the COPY
   jobs    = [for job in ["bronze", "silver", "gold"] : "${var.job_prefix}-${job}"]
 
   account   = data.aws_caller_identity.current.account_id
@@ -66,7 +67,7 @@ resource "aws_kms_alias" "lake" {
   target_key_id = aws_kms_key.lake.key_id
 }
 
-# --- The lake bucket: landing, lake and the jobs' code under var.prefix ----------------------------------
+# --- The lake bucket: landing, lake, the jobs' code and the warehouse stage under var.prefix --------------
 
 resource "aws_s3_bucket" "lake" {
   # checkov:skip=CKV_AWS_18: access logs need a second bucket; CloudTrail data events are the audit trail
@@ -122,6 +123,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
+    }
+  }
+  rule {
+    id     = "expire-the-warehouse-stage" # a load removes what it staged; a dry run's or a killed load's goes here
+    status = "Enabled"
+    filter {
+      prefix = "${local.stage}/"
+    }
+    expiration {
+      days = var.stage_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
     }
   }
 }
@@ -258,9 +272,19 @@ resource "aws_cloudwatch_log_group" "glue" {
 data "aws_iam_policy_document" "operator" {
   source_policy_documents = [data.aws_iam_policy_document.read_prefixes.json]
   statement {
-    sid       = "UploadTheCodeAndWriteTheLake" # the deploy's code; the flow's run reports and prunes
+    sid       = "UploadTheCodeAndWriteTheLake" # the deploy's code; the flow's run reports and prunes; the stage
     actions   = ["s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.bucket}/${local.lake}/*", "${local.bucket}/${local.code}/*"]
+    resources = ["${local.bucket}/${local.lake}/*", "${local.bucket}/${local.code}/*", "${local.bucket}/${local.stage}/*"]
+  }
+  statement {
+    sid       = "ListAndReadTheStage" # a local run's Redshift load stages gold there, and removes it
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.stage}/*"]
+    }
   }
   statement {
     sid       = "UseTheLakeKey"
@@ -314,7 +338,7 @@ data "aws_iam_policy_document" "redshift_assume" {
 
 resource "aws_iam_role" "redshift_copy" {
   name               = "${var.job_prefix}-redshift-copy"
-  description        = "Assumed by Redshift's COPY to read the lake's gold zone"
+  description        = "Assumed by Redshift's COPY to read the lake's gold zone and the warehouse stage"
   assume_role_policy = data.aws_iam_policy_document.redshift_assume.json
 }
 
@@ -326,13 +350,13 @@ data "aws_iam_policy_document" "redshift_copy" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.lake}/_zones/gold/*"]
+      values   = ["${local.lake}/_zones/gold/*", "${local.stage}/*"]
     }
   }
   statement {
     sid       = "ReadGold"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket}/${local.lake}/_zones/gold/*"]
+    resources = ["${local.bucket}/${local.lake}/_zones/gold/*", "${local.bucket}/${local.stage}/*"]
   }
   statement {
     sid       = "DecryptGold"

@@ -36,6 +36,11 @@ output "lake" {
   value = "s3://${aws_s3_bucket.lake.bucket}/${local.lake}"
 }
 
+output "warehouse_stage" {
+  description = "STEDI_WAREHOUSE_STAGE for a run outside Glue whose lake is a folder"
+  value       = "s3://${aws_s3_bucket.lake.bucket}/${local.stage}"
+}
+
 output "redshift_copy_role_arn" {
   description = "STEDI_REDSHIFT_IAM_ROLE: the role Redshift's COPY assumes"
   value       = aws_iam_role.redshift_copy.arn

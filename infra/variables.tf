@@ -42,6 +42,12 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "stage_retention_days" {
+  description = "How long staged gold outlives a load that did not remove it (a dry run's, a killed one's)."
+  type        = number
+  default     = 2
+}
+
 variable "redshift_namespace" {
   description = "Redshift Serverless namespace name."
   type        = string

@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
         "warehouse connection and Prefect's API. Exit 1 when something must be fixed.",
     )
     _add_run_targets(doctor)
+    load = commands.add_parser(
+        "load",
+        parents=common,
+        help="load the lake's current gold into a warehouse, or print the statements that would (--dry-run)",
+        description="Load the lake's current gold into the warehouse in one transaction, with every check, as "
+        "`stedi run` ends: only the changed rows when the warehouse holds the gold version they were computed "
+        "against. A folder lake's gold is uploaded to --warehouse-stage first for Redshift, whose COPY reads "
+        "only S3.",
+    )
+    _add_run_parameters(load, only=("lake", "warehouse", "warehouse_stage"))
+    load.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="connect to no warehouse: print, as SQL, the statements a load into a warehouse holding none of this "
+        "gold would run (the stage, if any, is filled as for a load, so the COPYs name files that exist)",
+    )
     _add_deploy(commands, common)
     generate.add_parser(commands)
     return parser
@@ -244,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_checks(_given_parameters(args), quiet=args.verbosity == "quiet")
     if args.command == "deploy":
         return _deploy_glue(args)
+    if args.command == "load":
+        return _load(parser, args)
     if args.command == "generate":
         return generate.run_command(args)
     parser.error(f"unknown command {args.command!r}")
@@ -339,6 +357,46 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"stedi report: failed on {backend.display_url}: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
     print(format_rows(columns, rows, args.format))
+    return 0
+
+
+def _load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from stedi import lake
+    from stedi.warehouse.load import load_lake
+
+    try:
+        settings = Settings.resolve(runner="local", **_given_parameters(args))
+    except SettingsError as error:
+        parser.exit(EXIT_USAGE, f"stedi load: error: {error}\n")
+    if not settings.loads_warehouse:
+        parser.exit(EXIT_USAGE, "stedi load: error: name a warehouse to load (--warehouse URL)\n")
+    stage = settings.warehouse_stage if settings.stages_gold else None
+    try:
+        if args.dry_run:
+            loaded = load_lake(settings.warehouse, settings.lake, stage, dry_run=True)
+        else:
+            with lake.lock(settings.lake, f"stedi load (pid {os.getpid()})"):
+                loaded = load_lake(settings.warehouse, settings.lake, stage)
+    except Exception as error:  # no gold, a refused connection, a failed check: one line
+        print(f"stedi load: failed: {one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    plan = loaded["plan"]
+    if args.dry_run:
+        print(f"-- stedi load --dry-run: gold {plan.gold_version} of {settings.lake} into {loaded['url']}, as into a")
+        print("-- warehouse holding none of it, in one transaction; nothing was sent to the warehouse.")
+        if stage:
+            print(f"-- The COPYs read what was staged under {stage}/, left there for inspection.")
+        print("begin;")
+        for statement in loaded["statements"]:
+            print(statement.strip().rstrip(";") + ";")
+        print("commit;")
+        return 0
+    if args.verbosity != "quiet":
+        how = "the changed rows" if plan.changes else "the whole snapshot"
+        print(f"loaded {how} of gold {plan.gold_version} into {loaded['url']} in {loaded['seconds']:.1f} s; "
+              f"{len(loaded['checks'])} checks held")  # fmt: skip
+        for table, rows in loaded["tables"].items():
+            print(f"  {table}: {rows:,} rows")
     return 0
 
 

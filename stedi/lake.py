@@ -371,7 +371,7 @@ class Zone:
     def publish(self, keep: set[str] | None = None) -> None:
         """Make this version the zone's current one, atomically; then drop versions older than the previous,
         but those named in `keep`."""
-        _remove_tree(join(self.root, _SCRATCH))
+        remove_tree(join(self.root, _SCRATCH))
         manifest = {"zone": self.zone, "run_id": self.run_id, "version": self.version, "tables": sorted(self.tables),
                     "built_from": self.built_from}  # fmt: skip
         write_json(join(self.root, _MANIFEST), manifest)
@@ -382,7 +382,7 @@ class Zone:
             write_json(join(self.lake_root, ZONES_DIR, self.zone, _POINTER), manifest)
         for version in _versions(self.lake_root, self.zone):
             if version not in {self.version, previous, *(keep or ())}:  # a killed run's leftovers too
-                _remove_tree(join(self.lake_root, ZONES_DIR, self.zone, version))
+                remove_tree(join(self.lake_root, ZONES_DIR, self.zone, version))
 
 
 def zone_manifest(lake_root: str, zone: str) -> dict[str, Any] | None:
@@ -464,7 +464,7 @@ def _versions(lake_root: str, zone: str) -> list[str]:
     return sorted(p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for page in pages for p in page.get("CommonPrefixes", []))
 
 
-def _remove_tree(path: str) -> None:
+def remove_tree(path: str) -> None:
     if is_local(path):
         shutil.rmtree(_local(path), ignore_errors=True)
         return
@@ -484,7 +484,7 @@ def prune_runs(lake_root: str, keep: int, current: str) -> list[str]:
     kept = set(newest[: max(keep, 1)]) | {current}
     removed = [run for run in newest if run not in kept]
     for run in removed:
-        _remove_tree(join(lake_root, REPORTS_DIR, run))
+        remove_tree(join(lake_root, REPORTS_DIR, run))
     return removed
 
 

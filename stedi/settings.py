@@ -29,6 +29,7 @@ DEFAULT_ENGINE = "sail"
 SAMPLE_LANDING = str(Path(__file__).parent / "sample")
 DEFAULT_WAREHOUSE = "duckdb:///./warehouse/stedi_warehouse.duckdb"
 NO_WAREHOUSE = "none"  # the lake only (queried through Athena and the Glue Data Catalog): no load
+NO_STAGE = "none"  # the warehouse COPYs from the lake itself
 DEFAULT_KEEP_RUNS = 30  # run reports (and `stedi run` logs, temporary API flow runs) kept: the newest 30 runs
 
 
@@ -127,9 +128,17 @@ class Settings:
     warehouse: str = _parameter(
         "where gold is loaded: duckdb:///PATH (embedded, created if missing), "
         "postgresql://USER@HOST:PORT/DB (password in PGPASSWORD), redshift://USER@HOST:PORT/DB (password in "
-        "REDSHIFT_PASSWORD, IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3://), or none to stop at the lake",
+        "REDSHIFT_PASSWORD, IAM role in STEDI_REDSHIFT_IAM_ROLE, lake on s3:// or a warehouse stage), or none to "
+        "stop at the lake",
         metavar="URL",
         local_default=DEFAULT_WAREHOUSE,
+    )
+    warehouse_stage: str = _parameter(
+        "s3://BUCKET/PREFIX where a local lake's gold is uploaded for Redshift's COPY, which reads only S3 "
+        "(stedi/warehouse/stage.py); none: the warehouse reads the lake itself (a folder for duckdb:// and "
+        "postgresql://, s3:// for redshift://)",
+        default=NO_STAGE,
+        metavar="S3_URI",
     )
     consent_policy: str = _parameter(
         "ever: readings of customers who gave research consent at any time; as-of: only readings taken at "
@@ -204,6 +213,10 @@ class Settings:
     def loads_warehouse(self) -> bool:
         return self.warehouse != NO_WAREHOUSE
 
+    @property
+    def stages_gold(self) -> bool:
+        return self.warehouse_stage != NO_STAGE
+
     def validated(self) -> Settings:
         for setting, parameter in parameters(type(self)):
             value = getattr(self, setting.name)
@@ -217,6 +230,7 @@ class Settings:
                 backend_for(self.warehouse)
             except WarehouseConfigError as error:
                 raise SettingsError(str(error)) from None
+        self._check_stage()
         if self.runner == "local":
             return replace(
                 self,
@@ -231,6 +245,27 @@ class Settings:
         if self.loads_warehouse and not self.warehouse.startswith("redshift://"):
             raise SettingsError(f"the glue runner loads gold into redshift://... (or none), got {self.warehouse!r}")
         return self
+
+    def _check_stage(self) -> None:
+        """Redshift COPYs from S3 only: a folder lake needs a stage, an s3:// lake none; no other warehouse has one."""
+        lake_on_s3, redshift = self.lake.startswith("s3://"), self.warehouse.startswith("redshift://")
+        if not self.loads_warehouse:  # nothing is loaded, so nothing is staged: a stage set for other runs waits
+            return
+        if not self.stages_gold:
+            if redshift and not lake_on_s3:
+                raise SettingsError(
+                    f"Redshift COPYs from S3 and the lake {self.lake!r} is a folder: give an s3:// lake, or a "
+                    "warehouse stage (--warehouse-stage s3://BUCKET/PREFIX) to upload gold to before the COPY"
+                )
+            return
+        if not redshift:
+            raise SettingsError(f"only a redshift:// warehouse loads from a warehouse stage, not {self.warehouse!r}")
+        if lake_on_s3:
+            raise SettingsError(
+                f"the lake {self.lake!r} is on S3 already: Redshift COPYs from it; leave the warehouse stage unset"
+            )
+        if not self.warehouse_stage.startswith("s3://") or not self.warehouse_stage[5:].strip("/"):
+            raise SettingsError(f"the warehouse stage must be s3://BUCKET/PREFIX, got {self.warehouse_stage!r}")
 
 
 def parameters(settings: type[Settings] = Settings) -> list[tuple[Any, Parameter]]:

@@ -98,15 +98,22 @@ def check_queries(catalog: Catalog, qualified, dialect: str, schema: str) -> lis
     return queries
 
 
-def run_checks(sql: Any, catalog: Catalog, backend: Any, expected_rows: dict[str, int]) -> list[CheckResult]:
-    results = [
-        CheckResult(table, check, _scalar(sql, query))
+def check_statements(catalog: Catalog, backend: Any, expected_rows: dict[str, int]) -> list[tuple[str, str, str, int]]:
+    """(table, check, query, expected) for every check a load runs: the catalog's, then each row count."""
+    statements = [
+        (table, check, query, 0)
         for table, check, query in check_queries(catalog, backend.qualified, backend.dialect, backend.schema)
     ]
     for name in [t.name for t in catalog.tables] + [v.name for v in catalog.views if v.name in expected_rows]:
-        observed = _scalar(sql, f"select count(*) from {backend.qualified(name)}")
-        results.append(CheckResult(name, "row_count", observed, expected_rows[name]))
-    return results
+        statements.append((name, "row_count", f"select count(*) from {backend.qualified(name)}", expected_rows[name]))
+    return statements
+
+
+def run_checks(sql: Any, catalog: Catalog, backend: Any, expected_rows: dict[str, int]) -> list[CheckResult]:
+    return [
+        CheckResult(table, check, _scalar(sql, query), expected)
+        for table, check, query, expected in check_statements(catalog, backend, expected_rows)
+    ]
 
 
 def _scalar(sql: Any, query: str) -> int:

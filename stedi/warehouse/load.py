@@ -4,13 +4,18 @@ and counts before it commits. A failure anywhere rolls everything back: the targ
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from stedi import lake
-from stedi.warehouse.backends import Backend
+from stedi.lake import CHANGES, ZONES_DIR, zone_manifest
+from stedi.warehouse.backends import Backend, backend_for
 from stedi.warehouse.catalog import Catalog, Table, load_catalog, load_statement, render
-from stedi.warehouse.checks import CheckResult, WarehouseCheckError, run_checks
+from stedi.warehouse.checks import CheckResult, WarehouseCheckError, check_statements, run_checks
+from stedi.warehouse.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -91,28 +96,60 @@ def load_gold(
     expected_rows: dict[str, int],
     catalog: Catalog | None = None,
     changes: str | None = None,
+    stage: Stage | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Load every gold table; returns the warehouse row counts and check results after the load. With
     `changes` (the folder of a gold version's changes against the version the warehouse holds), only the
-    changed rows are staged and merged, and only the retracted ones deleted."""
+    changed rows are staged and merged, and only the retracted ones deleted. With `stage`, each table is
+    uploaded to S3 first and COPYed from there. A `dry_run` connects to nothing: it returns the statements
+    a load into a warehouse holding none of these tables would run, in order, with no results."""
     catalog = catalog or load_catalog()
-    connection = backend.connect()
+    connection = _DryRun() if dry_run else backend.connect()
     try:
         backend.begin(connection)
         sql = _Recorder(connection.cursor())
-        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows, changes)
+        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows, changes, stage, dry_run)
         connection.commit()
     except BaseException:
         connection.rollback()
         raise
     finally:
         connection.close()
+        if stage is not None and not dry_run:
+            stage.remove()
     return {
         "tables": {r.table: r.observed for r in checks if r.check == "row_count"},
         "checks": [r.as_dict() for r in checks],
         "recreated": recreated,
         "statements": sql.statements,
     }
+
+
+class _DryRun:
+    """A connection that runs nothing: every query answers no rows, so the load plans as for a new warehouse."""
+
+    def cursor(self) -> _DryRun:
+        return self
+
+    def execute(self, sql: str) -> _DryRun:
+        return self
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def copy(self, sql: str) -> Any:
+        return contextlib.nullcontext(_NoWrites())
+
+    def commit(self) -> None:
+        pass
+
+    rollback = close = commit
+
+
+class _NoWrites:
+    def write(self, data: bytes) -> None:
+        pass
 
 
 def held_gold_version(backend: Backend) -> str | None:
@@ -129,6 +166,44 @@ def held_gold_version(backend: Backend) -> str | None:
     finally:
         connection.close()
     return rows[0][0] if len(rows) == 1 else None
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What a load of the lake's current gold into a warehouse takes."""
+
+    gold_version: str
+    expected_rows: dict[str, int]
+    changes: str | None  # the changes folder, when the warehouse holds the version they were computed against
+    held: str | None  # the gold version the warehouse holds
+
+
+def plan_load(backend: Backend | None, lake_root: str) -> LoadPlan:
+    """The load of the lake's current gold; without a `backend` (a dry run), as into a new warehouse."""
+    gold = zone_manifest(lake_root, "gold")
+    if gold is None:
+        raise FileNotFoundError(f"the lake {lake_root} has no gold zone to load")
+    held = held_gold_version(backend) if backend is not None else None
+    changes = None
+    if held is not None and held == gold["built_from"].get("changes_from"):
+        changes = lake.join(lake_root, ZONES_DIR, "gold", gold["version"], CHANGES)
+    return LoadPlan(gold["version"], gold["built_from"]["expected_rows"], changes, held)
+
+
+def load_lake(
+    warehouse: str, lake_root: str, stage: str | None = None, dry_run: bool = False, plan: LoadPlan | None = None
+) -> dict[str, Any]:
+    """Load the lake's current gold into `warehouse` as `plan` says (by default, as planned now), COPYing
+    from `stage` when given; load_gold's result, with the plan and the seconds it took."""
+    started = time.monotonic()
+    backend = backend_for(warehouse)
+    plan = plan or plan_load(None if dry_run else backend, lake_root)
+    catalog = load_catalog()
+    if lake.is_local(lake_root):  # Redshift COPY maps Parquet columns by position: refuse a reordered table early
+        verify_gold_layout(catalog, lake_root)
+    staged = Stage(lake_root, stage) if stage else None
+    loaded = load_gold(backend, lake_root, plan.expected_rows, catalog, plan.changes, staged, dry_run)
+    return {**loaded, "plan": plan, "seconds": round(time.monotonic() - started, 2), "url": backend.display_url}
 
 
 def outdated_tables(backend: Backend, sql: _Recorder, catalog: Catalog) -> list[str]:
@@ -149,6 +224,8 @@ def _load(
     lake_root: str,
     expected_rows: dict[str, int],
     changes: str | None = None,
+    stage: Stage | None = None,
+    dry_run: bool = False,
 ):
     sql.execute(load_statement("create_schema").format(schema=backend.schema))
     # Every load makes each table equal to its gold snapshot, so a table whose columns changed between
@@ -171,13 +248,15 @@ def _load(
         staging = f"staging_{table.name}"
         backend.create_staging(sql, staging, table)
         source = lake.current_table_path(lake_root, "gold", table.name)
-        backend.copy_into(sql, staging, table, source if changes is None else lake.join(changes, table.name, "upserts"))
+        source = source if changes is None else lake.join(changes, table.name, "upserts")
+        backend.copy_into(sql, staging, table, stage.put(source) if stage else source)
         sql.execute(merge_sql(table, backend.qualified(table.name), staging))
         stagings.append(staging)
         if changes is not None:
             retracted = f"retracted_{table.name}"
             backend.create_staging(sql, retracted, table)
-            backend.copy_into(sql, retracted, table, lake.join(changes, table.name, "retracted"))
+            source = lake.join(changes, table.name, "retracted")
+            backend.copy_into(sql, retracted, table, stage.put(source) if stage else source)
             stagings.append(retracted)
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
         target, staging = backend.qualified(table.name), f"staging_{table.name}"
@@ -187,6 +266,10 @@ def _load(
             sql.execute(delete_retracted_sql(table, target, staging, f"retracted_{table.name}"))
     for staging in stagings:
         sql.execute(load_statement("drop_table").format(table=staging))
+    if dry_run:  # the checks' queries, whose answers a dry run cannot have
+        for _, _, query, _ in check_statements(catalog, backend, expected_rows):
+            sql.execute(query)
+        return [], recreated
     results = run_checks(sql, catalog, backend, expected_rows)
     failed = [r for r in results if not r.passed]
     if failed:
@@ -200,5 +283,7 @@ __all__ = [
     "WarehouseCheckError",
     "held_gold_version",
     "load_gold",
+    "load_lake",
+    "plan_load",
     "verify_gold_layout",
 ]

@@ -66,6 +66,37 @@ def test_run_publishes_rows_accounting_contracts_and_summary_artifacts(prefect_a
     assert "Time per stage: bronze " in markdown
 
 
+def test_a_local_run_loads_redshift_through_the_warehouse_stage(prefect_api, spark, tmp_path, aws, monkeypatch):
+    """A laptop's run: gold built in a folder, uploaded to the stage on S3 (moto's), COPYed from there into
+    Redshift (a stand-in that reads what each COPY names), then removed from the stage."""
+    from flows.stedi_lakehouse import stedi_lakehouse
+    from stedi import lake
+    from stedi.warehouse.backends import RedshiftBackend
+    from tests.redshift import RedshiftStandIn, read_prefix
+
+    landing = tmp_path / "landing"
+    write_lines(landing / "customer" / "landing", "c.json", [json.dumps(CLEAN_CUSTOMER)])
+    write_lines(landing / "accelerometer" / "landing", "a.json", [json.dumps(r) for r in CLEAN_READINGS])
+    write_lines(landing / "step_trainer" / "landing", "s.json", [json.dumps(s) for s in CLEAN_STEPS])
+    warehouse = RedshiftStandIn(aws.s3, str(tmp_path / "lake"))
+    monkeypatch.setattr(RedshiftBackend, "connect", lambda self, read_only=False: warehouse)
+    monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift-copy")
+    stage = f"s3://{aws.bucket}/prod/stage"
+    summary = stedi_lakehouse(
+        landing=str(landing),
+        lake=str(tmp_path / "lake"),
+        warehouse="redshift://loader@stedi.example:5439/analytics",
+        warehouse_stage=stage,
+        runner="local",
+    ).to_json()
+
+    version = lake.current_version(str(tmp_path / "lake"), "gold")
+    prefixes = {staging: copied[0] for staging, copied in warehouse.copied.items()}
+    assert prefixes["staging_step_trainer_readings"] == f"{stage}/_zones/gold/{version}/step_trainer_readings/"
+    assert summary["warehouse"]["tables"]["step_trainer_readings"] == len(CLEAN_STEPS)
+    assert warehouse.committed and read_prefix(aws.s3, stage + "/")[0] == []
+
+
 def test_a_failed_run_still_accounts_in_its_summary_and_artifacts(prefect_api, spark, tmp_path):
     """The quarantine threshold fails the run after bronze: bronze's figures are reported all the same."""
     from flows.stedi_lakehouse import stedi_lakehouse
@@ -167,9 +198,7 @@ def test_a_deterministic_warehouse_error_is_not_retried(prefect_api, tmp_path):
 
     @flow
     def load_once() -> None:
-        states.append(
-            load_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", str(tmp_path / "lake"), {}, return_state=True)
-        )
+        states.append(load_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", str(tmp_path / "lake"), return_state=True))
 
     load_once()
     state = states[0]

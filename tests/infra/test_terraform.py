@@ -134,6 +134,42 @@ def _covered(arn: str, resources: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources)
 
 
+def test_the_warehouse_stage_is_the_operators_to_write_and_the_copy_roles_to_read(aws, monkeypatch, tmp_path):
+    """A local run's Redshift load: what it stages and removes (recorded against moto, as the client sends
+    it) falls under the operator's writes and the COPY role's reads; the stage output names that prefix."""
+    import boto3
+
+    from stedi import aws as stedi_aws
+    from stedi.warehouse.stage import Stage
+
+    stage = resolve(terraform()["output"]["warehouse_stage"]["value"]).replace("${aws_s3_bucket.lake.bucket}", BUCKET)
+    assert stage == f"s3://{BUCKET}/{DEFAULT_PREFIX}/stage"
+    table = tmp_path / "lake" / "_zones" / "gold" / "run-1" / "customers"
+    table.mkdir(parents=True)
+    (table / "part-0.parquet").write_bytes(b"rows")
+    written: list[str] = []
+
+    def record(params, model, **_):
+        if model.name in ("PutObject", "CreateMultipartUpload", "DeleteObject"):
+            written.append(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")
+        if model.name == "DeleteObjects":
+            written.extend(f"arn:aws:s3:::{params['Bucket']}/{o['Key']}" for o in params["Delete"]["Objects"])
+
+    client = boto3.client("s3")
+    client.meta.events.register("provide-client-params.s3.*", record)
+    monkeypatch.setattr(stedi_aws, "client", lambda service: client)
+    monkeypatch.setattr(lake, "_s3_client", lambda: client)
+    staged = Stage(str(tmp_path / "lake"), stage)
+    assert staged.put(str(table)) == f"{stage}/_zones/gold/run-1/customers"
+    staged.remove()
+    assert len(written) == 2  # the upload and its removal
+    operator, copy_role = granted("operator"), granted("redshift_copy")
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert all(_covered(arn, operator[action]) for arn in written), action
+    assert all(_covered(arn, copy_role["s3:GetObject"]) for arn in written)
+    assert not _covered(f"arn:aws:s3:::{BUCKET}/{DEFAULT_PREFIX}/landing/x.json", copy_role["s3:GetObject"])
+
+
 def test_the_glue_role_reads_the_jobs_code_and_writes_only_the_lake_and_its_temp_dir():
     target = GlueTarget(bucket=BUCKET, prefix=DEFAULT_PREFIX, role_arn="")
     grants = granted("glue_jobs")
@@ -176,7 +212,15 @@ def _operations() -> dict[str, list[str]]:
         for operation in model.operation_names:
             actions = S3_ACTIONS.get(operation, [f"s3:{operation}"]) if service == "s3" else [f"{service}:{operation}"]
             methods.setdefault(xform_name(operation), []).extend(actions)
-    return methods
+    return methods | TRANSFER_METHODS
+
+
+# boto3's managed transfers, which no service model lists: a multipart upload is s3:PutObject throughout
+TRANSFER_METHODS = {
+    "upload_file": ["s3:PutObject"],
+    "upload_fileobj": ["s3:PutObject"],
+    "download_file": ["s3:GetObject"],
+}
 
 
 def aws_calls(paths: list[Path]) -> dict[str, set[str]]:

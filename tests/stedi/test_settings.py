@@ -49,6 +49,38 @@ def test_a_warehouse_url_that_cannot_work_is_refused_before_any_work(monkeypatch
         Settings.resolve(runner="local", warehouse=warehouse)
 
 
+REDSHIFT = "redshift://loader@cluster:5439/analytics"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        # Redshift's COPY reads only S3: a folder lake needs somewhere on S3 to put gold first
+        ({"warehouse": REDSHIFT}, "Redshift COPYs from S3 and the lake .* is a folder"),
+        # the embedded and PostgreSQL warehouses read the Parquet themselves
+        ({"warehouse_stage": "s3://stedi/stage"}, "only a redshift:// warehouse loads from a warehouse stage"),
+        # gold on S3 already is COPYed where it is
+        ({**S3, "warehouse": REDSHIFT, "warehouse_stage": "s3://stedi/stage"}, "is on S3 already"),
+        ({"warehouse": REDSHIFT, "warehouse_stage": "/tmp/stage"}, "must be s3://BUCKET/PREFIX"),
+        ({"warehouse": REDSHIFT, "warehouse_stage": "s3://"}, "must be s3://BUCKET/PREFIX"),
+    ],
+)
+def test_a_warehouse_stage_is_what_redshift_needs_or_refused(monkeypatch, values, message):
+    monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift")
+    monkeypatch.delenv("STEDI_WAREHOUSE_STAGE", raising=False)
+    with pytest.raises(SettingsError, match=message):
+        Settings.resolve(runner="local", **values)
+
+
+def test_a_local_run_loads_redshift_through_a_stage(monkeypatch):
+    monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift")
+    monkeypatch.setenv("STEDI_WAREHOUSE_STAGE", "s3://stedi/stage")
+    settings = Settings.resolve(runner="local", warehouse=REDSHIFT)
+    assert settings.stages_gold and settings.warehouse_stage == "s3://stedi/stage"
+    on_s3 = Settings.resolve(runner="local", warehouse=REDSHIFT, lake="s3://stedi/lake", warehouse_stage="none")
+    assert not on_s3.stages_gold
+
+
 def test_only_known_sources_may_be_allowed_empty():
     assert Settings.resolve(runner="local", allow_empty=["step_trainer", "step_trainer"]).allow_empty == (
         "step_trainer",

@@ -1,0 +1,68 @@
+"""Gold staged on S3 for a warehouse that loads only from S3 (Redshift's COPY) when the lake is a folder.
+
+A table's Parquet files go to the same place under the stage as under the lake, so a staged COPY path
+names the gold version it loads, as one from an s3:// lake does:
+
+    <lake>/_zones/gold/<version>/<table>/                     -> <stage>/_zones/gold/<version>/<table>/
+    <lake>/_zones/gold/<version>/_changes/<table>/upserts/    -> <stage>/_zones/gold/<version>/_changes/...
+
+Only the Parquet files are staged: what COPY reads, not the engine's markers. The load removes what it
+staged once it has ended, committed or not (a retry stages again); a dry run leaves it for inspection.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from stedi import aws, lake
+from stedi.warehouse.backends import WarehouseConfigError
+
+UPLOADS_AT_ONCE = 4  # each file one managed upload (multipart above 8 MB); S3 takes them in parallel
+
+
+@dataclass
+class Stage:
+    lake_root: str  # a local folder
+    root: str  # s3://bucket/prefix
+    staged: list[str] = field(default_factory=list)  # the s3:// folders put so far
+    files: int = 0
+    bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.root.startswith("s3://") or not urlparse(self.root).netloc:
+            raise WarehouseConfigError(f"the warehouse stage must be an s3://BUCKET/PREFIX, got {self.root!r}")
+        if not lake.is_local(self.lake_root):
+            raise WarehouseConfigError(
+                f"the lake {self.lake_root} is on S3 already: the warehouse COPYs from it; leave the stage unset"
+            )
+        self.root = self.root.rstrip("/")
+
+    def path_of(self, table_path: str) -> str:
+        """Where the table at `table_path`, a folder under the lake, is staged."""
+        relative = Path(table_path).resolve().relative_to(Path(self.lake_root).resolve())
+        return lake.join(self.root, relative.as_posix())
+
+    def put(self, table_path: str) -> str:
+        """Upload the table's Parquet files; returns the s3:// folder the COPY reads."""
+        target = self.path_of(table_path)
+        folder = Path(table_path)
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(".parquet"))
+        if not files:  # every gold table and change set is written with at least one (maybe empty) file
+            raise FileNotFoundError(f"no Parquet files to stage in {table_path}")
+        parsed = urlparse(target)
+        client, prefix = aws.client("s3"), parsed.path.strip("/")
+        with ThreadPoolExecutor(UPLOADS_AT_ONCE) as uploads:
+            list(uploads.map(lambda p: client.upload_file(str(p), parsed.netloc, f"{prefix}/{p.name}"), files))
+        self.staged.append(target)
+        self.files += len(files)
+        self.bytes += sum(p.stat().st_size for p in files)
+        return target
+
+    def remove(self) -> None:
+        """Remove every folder this stage put."""
+        for target in self.staged:
+            lake.remove_tree(target)
+        self.staged.clear()
