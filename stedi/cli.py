@@ -155,7 +155,7 @@ def _add_run_parameters(parser: argparse.ArgumentParser, only: tuple[str, ...] |
 
 
 def _add_run_targets(parser: argparse.ArgumentParser) -> None:
-    _add_run_parameters(parser, only=("landing", "lake", "warehouse", "consent_policy"))
+    _add_run_parameters(parser, only=("landing", "lake", "warehouse", "warehouse_stage", "consent_policy"))
 
 
 def _add_deploy(commands: Any, common: list[argparse.ArgumentParser]) -> None:

@@ -67,6 +67,8 @@ def checks(options: dict[str, Any]) -> Iterator[Check]:
     yield _lake(settings.lake)
     yield _pseudonym_key(settings.lake)
     yield _warehouse(settings)
+    if settings.loads_warehouse and settings.stages_gold:
+        yield _warehouse_stage(settings.warehouse_stage)
     yield _prefect()
 
 
@@ -213,6 +215,24 @@ def _warehouse(settings: Any) -> Check:
             "start or reach the server, set its password variable, or close what holds the file",
         )
     return Check("ok", "warehouse", f"{backend.display_url} answers")
+
+
+def _warehouse_stage(stage: str) -> Check:
+    """The stage's bucket answers with these credentials (what a load may write there is infra/'s to grant)."""
+    from urllib.parse import urlparse
+
+    from stedi import aws
+
+    try:
+        aws.client("s3").head_bucket(Bucket=urlparse(stage).netloc)
+    except Exception as error:
+        return Check(
+            "FAIL",
+            "stage",
+            f"{stage}: {str(error).splitlines()[0]}",
+            "create the bucket (infra/ does), or set AWS credentials and region that reach it",
+        )
+    return Check("ok", "stage", f"{stage}: the bucket answers; gold is staged there for the COPY")
 
 
 def _prefect() -> Check:

@@ -51,6 +51,16 @@ def test_settings_out_of_range_are_refused_before_any_work(args):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
 
 
+def test_doctor_checks_the_warehouse_stage_a_redshift_load_needs(aws, monkeypatch, tmp_path):
+    monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift-copy")
+    redshift = ["--lake", str(tmp_path / "lake"), "--warehouse", "redshift://loader@127.0.0.1:1/analytics"]
+    found = stedi("doctor", *redshift, "--warehouse-stage", f"s3://{aws.bucket}/prod/stage")
+    assert re.search(rf"^ok    stage         s3://{aws.bucket}/prod/stage: the bucket answers", found.stdout, re.M)
+    missing = stedi("doctor", *redshift, "--warehouse-stage", "s3://no-such-stedi-bucket/prod/stage")
+    assert re.search(r"^FAIL  stage         s3://no-such-stedi-bucket/prod/stage: .*Not Found", missing.stdout, re.M)
+    assert missing.returncode == 1
+
+
 def test_doctor_says_what_is_ready_and_what_to_fix(tmp_path):
     from stedi.prefect_api import free_port
 

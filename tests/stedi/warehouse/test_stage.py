@@ -17,6 +17,8 @@ from stedi.warehouse.catalog import load_catalog
 from stedi.warehouse.load import load_lake
 from tests.redshift import COPY, RedshiftStandIn, read_prefix
 
+pytestmark = pytest.mark.integration  # the sample's lake, built by `stedi run`
+
 ROLE = "arn:aws:iam::123456789012:role/stedi-redshift-copy"
 WAREHOUSE = "redshift://loader@stedi.abc123.us-east-1.redshift-serverless.amazonaws.com:5439/analytics"
 
