@@ -132,14 +132,16 @@ def key_id(secret: bytes) -> str:
 
 
 def logic_id() -> str:
-    """A name for the code that decides what becomes of a record: the rules, the sources, the transforms, the
-    jobs and the contracts. A lake built by other code is rebuilt in full (plan_lake): records ingested
-    earlier would otherwise keep the old rules beside new ones."""
+    """A name for the code that decides what becomes of a record and where it is kept: the rules, the sources,
+    how landing files are read (landing.py), the lake's layout (lake.py: day cells, versions), the
+    transforms, the jobs and the contracts. A lake built by other code is rebuilt in full (plan_lake):
+    records ingested earlier would otherwise keep the old rules, or the old layout, beside new ones."""
     from importlib.resources import files
 
     digest = hashlib.sha256()
-    for package, names in (("stedi", ("rules.py", "sources.py", "ingestion.py")), ("stedi.transforms", None),
-                           ("stedi.jobs", None), ("schemas", None)):  # fmt: skip
+    modules = ("rules.py", "sources.py", "ingestion.py", "landing.py", "lake.py")
+    for package, names in (("stedi", modules), ("stedi.transforms", None), ("stedi.jobs", None),
+                           ("schemas", None)):  # fmt: skip
         folder = files(package)
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".py") and (names is None or entry.name in names):
