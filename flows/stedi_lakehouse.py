@@ -87,7 +87,9 @@ def run_zones(args: JobArgs, settings: Settings) -> RunSummary:
         before = lake_accounting(settings.lake)
         if settings.loads_warehouse:  # an unreachable or locked warehouse fails the run before any work
             check_warehouse(settings.warehouse)
-        plan = plan_run(settings.landing, settings.lake, settings.consent_policy, settings.full_refresh)
+        plan = plan_run(
+            settings.landing, settings.lake, settings.consent_policy, settings.full_refresh, settings.runner
+        )
         args = replace(args, full_refresh="true" if plan.mode == "full" else "")
         if plan.bronze:
             reports["bronze"] = bronze = ingest_landing(args, settings.runner, settings.engine)

@@ -218,13 +218,16 @@ def _warehouse(settings: Any) -> Check:
 
 
 def _warehouse_stage(stage: str) -> Check:
-    """The stage's bucket answers with these credentials (what a load may write there is infra/'s to grant)."""
+    """The stage can be listed with these credentials, as a load lists it to remove what it staged (the
+    operator policy of infra/ grants listing the stage's prefix, not the whole bucket)."""
     from urllib.parse import urlparse
 
     from stedi import aws
 
+    parsed = urlparse(stage)
     try:
-        aws.client("s3").head_bucket(Bucket=urlparse(stage).netloc)
+        prefix = parsed.path.strip("/") + "/"
+        aws.client("s3").list_objects_v2(Bucket=parsed.netloc, Prefix=prefix, MaxKeys=1)
     except Exception as error:
         return Check(
             "FAIL",
@@ -232,7 +235,7 @@ def _warehouse_stage(stage: str) -> Check:
             f"{stage}: {str(error).splitlines()[0]}",
             "create the bucket (infra/ does), or set AWS credentials and region that reach it",
         )
-    return Check("ok", "stage", f"{stage}: the bucket answers; gold is staged there for the COPY")
+    return Check("ok", "stage", f"{stage}: listed; gold is staged there for the COPY")
 
 
 def _prefect() -> Check:

@@ -84,6 +84,15 @@ class GlueRunner:
             poll_s=float(os.environ.get("STEDI_GLUE_POLL_SECONDS", 15)),
         )
 
+    def pseudonym_secret_id(self, job: str = "silver") -> str | None:
+        """The Secrets Manager secret the Glue job `job` keys pseudonyms with (`stedi deploy glue` sets it)."""
+        name = glue_job_name(self.job_prefix, job)
+        try:
+            arguments = self.glue.get_job(JobName=name)["Job"].get("DefaultArguments", {})
+        except self.glue.exceptions.EntityNotFoundException:
+            raise GlueJobError(f"Glue job {name} does not exist: run `stedi deploy glue` first") from None
+        return arguments.get("--pseudonym-secret-id")
+
     def run(self, job: str, args: JobArgs) -> JobReport:
         name = glue_job_name(self.job_prefix, job)
         run_id = self.start_or_attach(name, args)

@@ -24,6 +24,7 @@ import secrets as random
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse, urlunparse
 
 SECRET_ENV = "STEDI_PSEUDONYM_KEY"
@@ -130,11 +131,13 @@ def load_from_prefect(name: str = SECRET_BLOCK) -> str | None:
         return None
 
 
-def load_from_aws(secret_id: str) -> str:
-    """The secret string of an AWS Secrets Manager secret: how Glue job runs get the key."""
-    import boto3
+def load_from_aws(secret_id: str, client: Any = None) -> str:
+    """The secret string of an AWS Secrets Manager secret: how Glue job runs get the key (and the flow, the
+    id of the key they get), with `client` or boto3's default one."""
+    if client is None:
+        import boto3
 
-    client = boto3.client("secretsmanager")
+        client = boto3.client("secretsmanager")
     try:
         return client.get_secret_value(SecretId=secret_id)["SecretString"]
     except client.exceptions.ResourceNotFoundException:

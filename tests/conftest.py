@@ -189,9 +189,13 @@ def aws(moto_endpoint, monkeypatch):
 
 @pytest.fixture
 def glue_deployed(aws):
-    """The stand-in after `stedi deploy glue`: code on S3, the three jobs, the catalog."""
-    from deployments.glue import GlueTarget, deploy
+    """The stand-in after `infra/` and `stedi deploy glue`: the pseudonym key's secret, code on S3, the three
+    jobs, the catalog."""
+    import boto3
+
+    from deployments.glue import DEFAULT_SECRET_ID, GlueTarget, deploy
     from tests.aws import ROLE_ARN
 
+    boto3.client("secretsmanager").create_secret(Name=DEFAULT_SECRET_ID, SecretString="the glue jobs' key")
     deploy(GlueTarget(bucket=aws.bucket, prefix="prod", role_arn=ROLE_ARN), aws.s3, aws.glue)
     return aws

@@ -55,9 +55,9 @@ def test_doctor_checks_the_warehouse_stage_a_redshift_load_needs(aws, monkeypatc
     monkeypatch.setenv("STEDI_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/stedi-redshift-copy")
     redshift = ["--lake", str(tmp_path / "lake"), "--warehouse", "redshift://loader@127.0.0.1:1/analytics"]
     found = stedi("doctor", *redshift, "--warehouse-stage", f"s3://{aws.bucket}/prod/stage")
-    assert re.search(rf"^ok    stage         s3://{aws.bucket}/prod/stage: the bucket answers", found.stdout, re.M)
+    assert re.search(rf"^ok    stage         s3://{aws.bucket}/prod/stage: listed", found.stdout, re.M)
     missing = stedi("doctor", *redshift, "--warehouse-stage", "s3://no-such-stedi-bucket/prod/stage")
-    assert re.search(r"^FAIL  stage         s3://no-such-stedi-bucket/prod/stage: .*Not Found", missing.stdout, re.M)
+    assert re.search(r"^FAIL  stage         s3://no-such-stedi-bucket/prod/stage: .*NoSuchBucket", missing.stdout, re.M)
     assert missing.returncode == 1
 
 

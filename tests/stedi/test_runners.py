@@ -36,6 +36,27 @@ def test_a_job_run_to_completion_returns_the_report_the_job_wrote(glue_deployed)
     assert job_run["Arguments"]["--lake"] == f"s3://{glue_deployed.bucket}/prod/lake"
 
 
+def test_the_planner_knows_the_key_the_glue_jobs_read_and_when_it_was_rotated(glue_deployed, monkeypatch):
+    """On Glue the jobs read the key from their Secrets Manager secret, not from the flow's environment: the
+    planner names that key, so a rotated secret rebuilds silver and gold instead of mixing pseudonyms."""
+    import boto3
+
+    from deployments.glue import DEFAULT_SECRET_ID
+    from stedi import ingestion
+    from stedi.secrets import PseudonymKey
+    from tasks.planning import _glue_key_id
+
+    monkeypatch.setenv("STEDI_PSEUDONYM_KEY", "a key the flow's machine has, which no job reads")
+    built = _glue_key_id()
+    assert built == ingestion.key_id(PseudonymKey.of("the glue jobs' key").value)
+    boto3.client("secretsmanager").put_secret_value(SecretId=DEFAULT_SECRET_ID, SecretString="a rotated key")
+    rotated = ingestion.BuiltWith("ever", _glue_key_id(), "logic")
+    assert rotated.key_id != built
+    assert rotated.differs_from({"consent_policy": "ever", "key_id": built, "logic": "logic"}) == (
+        "the pseudonym key changed"
+    )
+
+
 def test_a_failed_job_run_fails_with_glue_s_error_message(glue_deployed):
     glue_deployed.stand_in.fails("stedi-silver", "ContractViolation: customer_trusted: customer_email unique (2 rows)")
     with pytest.raises(
