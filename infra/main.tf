@@ -125,8 +125,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
       days_after_initiation = 7
     }
   }
+  # A load removes what it staged, which in a versioned bucket leaves delete markers over old versions:
+  # those versions go after a day, and what a dry run or a killed load left after stage_retention_days.
   rule {
-    id     = "expire-the-warehouse-stage" # a load removes what it staged; a dry run's or a killed load's goes here
+    id     = "expire-the-warehouse-stage"
     status = "Enabled"
     filter {
       prefix = "${local.stage}/"
@@ -134,8 +136,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     expiration {
       days = var.stage_retention_days
     }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+  rule {
+    id     = "clear-the-stages-delete-markers"
+    status = "Enabled"
+    filter {
+      prefix = "${local.stage}/"
+    }
+    expiration {
+      expired_object_delete_marker = true
     }
   }
 }
@@ -277,7 +292,7 @@ data "aws_iam_policy_document" "operator" {
     resources = ["${local.bucket}/${local.lake}/*", "${local.bucket}/${local.code}/*", "${local.bucket}/${local.stage}/*"]
   }
   statement {
-    sid       = "ListAndReadTheStage" # a local run's Redshift load stages gold there, and removes it
+    sid       = "ListTheStage" # a local run's Redshift load stages gold there, and lists it to remove it
     actions   = ["s3:ListBucket"]
     resources = [local.bucket]
     condition {

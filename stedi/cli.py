@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--dry-run",
         action="store_true",
-        help="connect to no warehouse: print, as SQL, the statements a load into a warehouse holding none of this "
+        help="connect to no warehouse: print, as SQL, the statements a load into a Redshift holding none of this "
         "gold would run (the stage, if any, is filled as for a load, so the COPYs name files that exist)",
     )
     _add_deploy(commands, common)
@@ -370,7 +370,13 @@ def _load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(EXIT_USAGE, f"stedi load: error: {error}\n")
     if not settings.loads_warehouse:
         parser.exit(EXIT_USAGE, "stedi load: error: name a warehouse to load (--warehouse URL)\n")
-    stage = settings.warehouse_stage if settings.stages_gold else None
+    if args.dry_run and not settings.warehouse.startswith("redshift://"):
+        parser.exit(
+            EXIT_USAGE,
+            "stedi load: error: --dry-run prints what would reach Redshift; a duckdb:// or postgresql:// "
+            "warehouse loads from this machine's files: load it, its transaction rolls back on any failure\n",
+        )
+    stage = settings.warehouse_stage.rstrip("/") if settings.stages_gold else None
     try:
         if args.dry_run:
             loaded = load_lake(settings.warehouse, settings.lake, stage, dry_run=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from stedi.rules import CONSENT_POLICIES, QUARANTINE_THRESHOLD
 from stedi.sources import SOURCES
@@ -264,8 +265,8 @@ class Settings:
             raise SettingsError(
                 f"the lake {self.lake!r} is on S3 already: Redshift COPYs from it; leave the warehouse stage unset"
             )
-        if not self.warehouse_stage.startswith("s3://") or not self.warehouse_stage[5:].strip("/"):
-            raise SettingsError(f"the warehouse stage must be s3://BUCKET/PREFIX, got {self.warehouse_stage!r}")
+        if not self.warehouse_stage.startswith("s3://") or not urlparse(self.warehouse_stage).netloc:
+            raise SettingsError(f"the warehouse stage must be s3://BUCKET[/PREFIX], got {self.warehouse_stage!r}")
 
 
 def parameters(settings: type[Settings] = Settings) -> list[tuple[Any, Parameter]]:

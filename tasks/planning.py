@@ -44,6 +44,6 @@ def _glue_key_id() -> str | None:
     from stedi.runners import GlueRunner
 
     secret_id = GlueRunner.from_environment().pseudonym_secret_id()
-    if not secret_id:  # jobs deployed without one key every pseudonym as None: nothing to compare
+    if not secret_id:  # jobs deployed without one read STEDI_PSEUDONYM_KEY of their own run: not ours to know
         return None
     return ingestion.key_id(PseudonymKey.of(load_from_aws(secret_id, aws.client("secretsmanager"))).value)

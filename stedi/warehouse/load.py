@@ -101,29 +101,52 @@ def load_gold(
 ) -> dict[str, Any]:
     """Load every gold table; returns the warehouse row counts and check results after the load. With
     `changes` (the folder of a gold version's changes against the version the warehouse holds), only the
-    changed rows are staged and merged, and only the retracted ones deleted. With `stage`, each table is
-    uploaded to S3 first and COPYed from there. A `dry_run` connects to nothing: it returns the statements
-    a load into a warehouse holding none of these tables would run, in order, with no results."""
+    changed rows are staged and merged, and only the retracted ones deleted. With `stage`, the tables are
+    uploaded to S3 before the warehouse is connected to, and COPYed from there; what was staged is removed
+    once the load has ended. A `dry_run` connects to no warehouse (it still fills the stage, which it
+    leaves): it returns the statements a load into a warehouse holding none of these tables would run."""
     catalog = catalog or load_catalog()
-    connection = _DryRun() if dry_run else backend.connect()
     try:
-        backend.begin(connection)
-        sql = _Recorder(connection.cursor())
-        checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows, changes, stage, dry_run)
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
+        if stage is not None:  # not inside the transaction: uploads from a laptop take a while
+            for source in _sources(catalog, lake_root, changes):
+                stage.put(source)
+        connection = _DryRun() if dry_run else backend.connect()
+        try:
+            backend.begin(connection)
+            sql = _Recorder(connection.cursor())
+            checks, recreated = _load(backend, sql, catalog, lake_root, expected_rows, changes, stage, dry_run)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
     finally:
-        connection.close()
         if stage is not None and not dry_run:
-            stage.remove()
+            _remove_quietly(stage)
     return {
         "tables": {r.table: r.observed for r in checks if r.check == "row_count"},
         "checks": [r.as_dict() for r in checks],
         "recreated": recreated,
         "statements": sql.statements,
     }
+
+
+def _sources(catalog: Catalog, lake_root: str, changes: str | None) -> list[str]:
+    """The Parquet folders a load COPYs: every table's, or, with `changes`, their upserts and retractions."""
+    if changes is None:
+        return [lake.current_table_path(lake_root, "gold", table.name) for table in catalog.tables]
+    return [lake.join(changes, table.name, part) for table in catalog.tables for part in ("upserts", "retracted")]
+
+
+def _remove_quietly(stage: Stage) -> None:
+    """What the load staged, removed; a failure to is logged, never raised over the load's own outcome
+    (the stage's lifecycle rule in infra/ expires what is left)."""
+    try:
+        stage.remove()
+    except Exception as error:
+        log.warning("could not remove what was staged under %s (%s): it expires by the stage's lifecycle rule",
+                    stage.root, error)  # fmt: skip
 
 
 class _DryRun:
@@ -249,14 +272,14 @@ def _load(
         backend.create_staging(sql, staging, table)
         source = lake.current_table_path(lake_root, "gold", table.name)
         source = source if changes is None else lake.join(changes, table.name, "upserts")
-        backend.copy_into(sql, staging, table, stage.put(source) if stage else source)
+        backend.copy_into(sql, staging, table, stage.located(source) if stage else source)
         sql.execute(merge_sql(table, backend.qualified(table.name), staging))
         stagings.append(staging)
         if changes is not None:
             retracted = f"retracted_{table.name}"
             backend.create_staging(sql, retracted, table)
             source = lake.join(changes, table.name, "retracted")
-            backend.copy_into(sql, retracted, table, stage.put(source) if stage else source)
+            backend.copy_into(sql, retracted, table, stage.located(source) if stage else source)
             stagings.append(retracted)
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
         target, staging = backend.qualified(table.name), f"staging_{table.name}"

@@ -168,6 +168,21 @@ def test_the_warehouse_stage_is_the_operators_to_write_and_the_copy_roles_to_rea
         assert all(_covered(arn, operator[action]) for arn in written), action
     assert all(_covered(arn, copy_role["s3:GetObject"]) for arn in written)
     assert not _covered(f"arn:aws:s3:::{BUCKET}/{DEFAULT_PREFIX}/landing/x.json", copy_role["s3:GetObject"])
+    # removing lists the stage's prefix (list_objects_v2), as the COPY lists it to read
+    listed = f"{DEFAULT_PREFIX}/stage/_zones/gold/run-1/customers/"
+    for policy in ("operator", "redshift_copy"):
+        assert any(fnmatch.fnmatchcase(listed, p) for p in listed_prefixes(policy)), policy
+
+
+def listed_prefixes(policy: str) -> list[str]:
+    """The s3:prefix patterns a policy's ListBucket statements allow, resolved."""
+    patterns = []
+    for statement in statements(policy):
+        if "s3:ListBucket" in statement["actions"]:
+            for condition in statement.get("condition", []):
+                if condition["variable"] == "s3:prefix":
+                    patterns += resolve_list(condition["values"])
+    return patterns
 
 
 def test_the_glue_role_reads_the_jobs_code_and_writes_only_the_lake_and_its_temp_dir():

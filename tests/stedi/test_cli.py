@@ -91,3 +91,9 @@ def test_doctor_says_what_is_ready_and_what_to_fix(tmp_path):
     )
     assert "hunter22" not in failing.stdout + failing.stderr
     assert failing.stdout.endswith("stedi doctor: something must be fixed (FAIL above)\n")
+
+
+def test_a_dry_run_is_for_redshift_whose_load_cannot_be_tried_here(tmp_path):
+    refused = stedi("load", "--dry-run", "--lake", str(tmp_path / "lake"), "--warehouse", f"duckdb:///{tmp_path}/w.db")
+    assert refused.returncode == 2
+    assert "--dry-run prints what would reach Redshift" in refused.stderr

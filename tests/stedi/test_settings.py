@@ -61,8 +61,9 @@ REDSHIFT = "redshift://loader@cluster:5439/analytics"
         ({"warehouse_stage": "s3://stedi/stage"}, "only a redshift:// warehouse loads from a warehouse stage"),
         # gold on S3 already is COPYed where it is
         ({**S3, "warehouse": REDSHIFT, "warehouse_stage": "s3://stedi/stage"}, "is on S3 already"),
-        ({"warehouse": REDSHIFT, "warehouse_stage": "/tmp/stage"}, "must be s3://BUCKET/PREFIX"),
-        ({"warehouse": REDSHIFT, "warehouse_stage": "s3://"}, "must be s3://BUCKET/PREFIX"),
+        ({"warehouse": REDSHIFT, "warehouse_stage": "/tmp/stage"}, r"must be s3://BUCKET\[/PREFIX\]"),
+        ({"warehouse": REDSHIFT, "warehouse_stage": "s3://"}, r"must be s3://BUCKET\[/PREFIX\]"),
+        ({"warehouse": REDSHIFT, "warehouse_stage": "s3:///stage"}, r"must be s3://BUCKET\[/PREFIX\]"),
     ],
 )
 def test_a_warehouse_stage_is_what_redshift_needs_or_refused(monkeypatch, values, message):

@@ -84,3 +84,40 @@ def test_a_failed_load_rolls_back_and_leaves_nothing_staged(sample_runs, aws, st
     assert warehouse.rolled_back and not warehouse.committed
     assert "staging_customers" in warehouse.copied  # it failed after staging had begun
     assert read_prefix(aws.s3, stage + "/")[0] == []
+
+
+def test_an_incremental_load_stages_and_copies_the_changes_only(aws, stage, tmp_path):
+    """Against the version the warehouse holds, a load COPYs each table's upserts and retractions: those,
+    and nothing else, are staged, before any statement runs."""
+    from stedi.warehouse.backends import backend_for
+    from stedi.warehouse.load import load_gold
+    from stedi.warehouse.stage import Stage
+
+    root = str(tmp_path / "lake")
+    gold = lake.Zone(root, "gold", "run-2")
+    changes = lake.join(root, lake.ZONES_DIR, "gold", gold.version, lake.CHANGES)
+    tables = [t.name for t in load_catalog().tables]
+    for table in tables:
+        for folder in (gold.path(table), *(lake.join(changes, table, part) for part in ("upserts", "retracted"))):
+            Path(folder).mkdir(parents=True)
+            (Path(folder) / "part-0.parquet").write_bytes(b"rows")
+    gold.publish()
+    staged = Stage(root, stage)
+    expected = {table: 0 for table in tables}
+    loaded = load_gold(backend_for(WAREHOUSE), root, expected, changes=changes, stage=staged, dry_run=True)
+    copies = [COPY.fullmatch(s.strip()).groups() for s in loaded["statements"] if s.startswith("copy ")]
+    staged_copies = [
+        (f"{kind}_{table}", f"{stage}/_zones/gold/{gold.version}/{lake.CHANGES}/{table}/{part}/")
+        for table in tables
+        for kind, part in (("staging", "upserts"), ("retracted", "retracted"))
+    ]
+    assert copies == staged_copies
+    assert sorted(read_prefix_keys(aws.s3, stage)) == sorted(
+        f"{prefix.removeprefix(f's3://{aws.bucket}/')}part-0.parquet" for _, prefix in staged_copies
+    )
+
+
+def read_prefix_keys(s3, uri: str) -> list[str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+            for o in page.get("Contents", [])]  # fmt: skip
