@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import logging
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -32,9 +33,19 @@ WITHOUT_BLOCK_REGISTRATION = {
 }
 
 
+_STARTS = 3  # a server that exits before it answers is started again on another port, this many times in all
+
+
 class TemporaryAPI:
     def __init__(self, log: Path | None = None) -> None:
         """Start the server; what it prints goes to `log` (a file), or nowhere."""
+        self.log, self.starts = log, 0
+        self._start()
+        atexit.register(self.stop)
+
+    def _start(self) -> None:
+        self.starts += 1
+        log = self.log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         env = {**os.environ, **WITHOUT_BLOCK_REGISTRATION}
@@ -70,10 +81,22 @@ class TemporaryAPI:
         finally:
             if log is not None:
                 output.close()  # the server holds its own copy
-        atexit.register(self.stop)
 
     def wait_until_healthy(self) -> None:
-        wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
+        """Wait for the server; one that exited before it answered (its port taken between free_port and
+        its bind, by a process starting beside it) is started again on another port."""
+        while True:
+            try:
+                wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
+                return
+            except ServerExited:
+                if self.starts >= _STARTS:
+                    raise
+                logging.getLogger(__name__).info(
+                    "the Prefect API on port %d exited (code %s) before it answered: starting it again",
+                    self.port, self.process.returncode,
+                )  # fmt: skip
+                self._start()
 
     @contextlib.contextmanager
     def serving(self):
@@ -136,12 +159,16 @@ def stop_process(process: subprocess.Popen, timeout_s: float) -> None:
             process.kill()
 
 
+class ServerExited(RuntimeError):
+    """The API's process ended before it answered its health check."""
+
+
 def wait_until_healthy(api_url: str, process: subprocess.Popen, timeout_s: float) -> None:
     """Wait until the Prefect API at `api_url`, served by `process`, answers its health check."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Prefect API process exited with code {process.returncode}")
+            raise ServerExited(f"the Prefect API process exited with code {process.returncode}")
         try:
             with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:
                 if response.status == 200:
@@ -174,7 +201,21 @@ def _profile_has_api_url() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
+# Below the kernels' ephemeral ranges (Linux 32768-60999, macOS and Windows 49152-65535): the ports the
+# JVM, Sail and every outgoing connection get from bind(0) and connect(). A port taken from there could be
+# handed to one of them between free_port and the server's own bind, seconds later (seen: Errno 98).
+_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port of 127.0.0.1 that nothing listens on now, outside the ephemeral range."""
+    for port in random.sample(_PORTS, 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the whole range in use: whatever the kernel gives
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

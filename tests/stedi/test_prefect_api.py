@@ -1,4 +1,5 @@
-"""The temporary Prefect API of `stedi run`: its database keeps the newest runs only."""
+"""The temporary Prefect API of `stedi run`: it starts on a port nobody holds, and its database keeps the newest
+runs only."""
 
 from __future__ import annotations
 
@@ -42,3 +43,32 @@ def test_only_the_newest_flow_runs_and_their_artifacts_are_kept(tmp_path, monkey
     finally:
         api.stop()
     assert numbers == [3] and artifacts == 1
+
+
+def test_a_server_whose_port_was_taken_before_it_bound_starts_again_on_another(tmp_path, monkeypatch):
+    """The port is chosen seconds before the server binds it; whoever takes it meanwhile costs a restart."""
+    import socket
+
+    from stedi import prefect_api
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    choose = prefect_api.free_port
+    monkeypatch.setattr(prefect_api, "free_port", lambda: next(ports, None) or choose())
+    api = TemporaryAPI(tmp_path / "api.log")
+    try:
+        with api.serving():
+            assert api.starts == 2 and api.port != taken.getsockname()[1]
+        assert "already in use" in (tmp_path / "api.log").read_text()  # what the first start said
+    finally:
+        api.stop()
+        taken.close()
+
+
+def test_free_ports_lie_below_the_ephemeral_range():
+    from stedi.prefect_api import free_port
+
+    assert all(20000 <= free_port() < 32768 for _ in range(20))
