@@ -10,6 +10,7 @@ it (stedi/runners.py); the command ends it beside Prefect's last writes, and wai
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -107,6 +108,9 @@ def _end_session(current: _Session) -> None:
         # retry for minutes against a server that Ctrl-C has ended already (Sail ends on SIGINT).
         current.server.stop()
         return
+    # From here on the JVM is gone on purpose: a py4j call still in flight (a Java object's finalizer) fails,
+    # and py4j logs that failure on the root logger, so a run that succeeded would end with a traceback.
+    logging.getLogger().addFilter(_jvm_gone_on_purpose)
     jvms = [child for child in psutil.Process().children() if _JVM_MAIN_CLASS in _command_line(child)]
     for jvm in jvms:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -115,6 +119,14 @@ def _end_session(current: _Session) -> None:
     for jvm in alive:
         print(f"warning: the Spark JVM did not exit within {_JVM_EXIT_TIMEOUT_S} s; it was killed", file=sys.stderr)
         jvm.kill()
+
+
+def _jvm_gone_on_purpose(record: logging.LogRecord) -> bool:
+    """False for py4j's report of a call to the JVM this process has ended: the network error it raises."""
+    from py4j.protocol import Py4JNetworkError
+
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, Py4JNetworkError)
 
 
 def _command_line(process: psutil.Process) -> str:

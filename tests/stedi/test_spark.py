@@ -41,3 +41,22 @@ def test_the_test_session_s_jvm_runs_with_the_environment_s_options(spark):
     assert "-XX:TieredStopAtLevel=1" in arguments
     # `make test` builds the archive first; a bare `pytest` in a fresh environment runs without it
     assert (f"-XX:SharedArchiveFile={JVM_ARCHIVE}" in arguments) == JVM_ARCHIVE.is_file()
+
+
+def test_py4j_reports_of_the_jvm_the_run_ended_are_dropped_and_nothing_else():
+    import logging
+    import sys
+
+    from py4j.protocol import Py4JNetworkError
+
+    from stedi.local_session import _jvm_gone_on_purpose
+
+    def record(error: BaseException) -> logging.LogRecord:
+        try:
+            raise error
+        except BaseException:
+            return logging.LogRecord("root", logging.ERROR, __file__, 1, "Exception while sending command.", None,
+                                     sys.exc_info())  # fmt: skip
+
+    assert not _jvm_gone_on_purpose(record(Py4JNetworkError("Error while sending or receiving")))
+    assert _jvm_gone_on_purpose(record(RuntimeError("a real failure")))
