@@ -29,8 +29,6 @@ class Stage:
     lake_root: str  # a local folder
     root: str  # s3://bucket/prefix
     staged: list[str] = field(default_factory=list)  # the s3:// folders put so far
-    files: int = 0
-    bytes: int = 0
 
     def __post_init__(self) -> None:
         if not self.root.startswith("s3://") or not urlparse(self.root).netloc:
@@ -66,8 +64,6 @@ class Stage:
         self.staged.append(target)  # before the uploads: a failed one leaves the others to remove
         with ThreadPoolExecutor(UPLOADS_AT_ONCE) as uploads:
             list(uploads.map(lambda p: client.upload_file(str(p), parsed.netloc, f"{prefix}/{p.name}"), files))
-        self.files += len(files)
-        self.bytes += sum(p.stat().st_size for p in files)
         return target
 
     def remove(self) -> None:

@@ -134,23 +134,17 @@ def _covered(arn: str, resources: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources)
 
 
-def test_the_warehouse_stage_is_the_operators_to_write_and_the_copy_roles_to_read(aws, monkeypatch, tmp_path):
-    """A local run's Redshift load: what it stages and removes (recorded against moto, as the client sends
-    it) falls under the operator's writes and the COPY role's reads; the stage output names that prefix."""
+def recording_s3_writes(monkeypatch) -> list[str]:
+    """The object ARNs the code's S3 clients write or delete from now on, recorded as the client sends them
+    (the lake's client and stedi.aws's, both made one recording client)."""
     import boto3
 
     from stedi import aws as stedi_aws
-    from stedi.warehouse.stage import Stage
 
-    stage = resolve(terraform()["output"]["warehouse_stage"]["value"]).replace("${aws_s3_bucket.lake.bucket}", BUCKET)
-    assert stage == f"s3://{BUCKET}/{DEFAULT_PREFIX}/stage"
-    table = tmp_path / "lake" / "_zones" / "gold" / "run-1" / "customers"
-    table.mkdir(parents=True)
-    (table / "part-0.parquet").write_bytes(b"rows")
     written: list[str] = []
 
     def record(params, model, **_):
-        if model.name in ("PutObject", "CreateMultipartUpload", "DeleteObject"):
+        if model.name in ("PutObject", "CreateMultipartUpload", "CopyObject", "DeleteObject"):
             written.append(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")
         if model.name == "DeleteObjects":
             written.extend(f"arn:aws:s3:::{params['Bucket']}/{o['Key']}" for o in params["Delete"]["Objects"])
@@ -159,6 +153,20 @@ def test_the_warehouse_stage_is_the_operators_to_write_and_the_copy_roles_to_rea
     client.meta.events.register("provide-client-params.s3.*", record)
     monkeypatch.setattr(stedi_aws, "client", lambda service: client)
     monkeypatch.setattr(lake, "_s3_client", lambda: client)
+    return written
+
+
+def test_the_warehouse_stage_is_the_operators_to_write_and_the_copy_roles_to_read(aws, monkeypatch, tmp_path):
+    """A local run's Redshift load: what it stages and removes (recorded against moto, as the client sends
+    it) falls under the operator's writes and the COPY role's reads; the stage output names that prefix."""
+    from stedi.warehouse.stage import Stage
+
+    stage = resolve(terraform()["output"]["warehouse_stage"]["value"]).replace("${aws_s3_bucket.lake.bucket}", BUCKET)
+    assert stage == f"s3://{BUCKET}/{DEFAULT_PREFIX}/stage"
+    table = tmp_path / "lake" / "_zones" / "gold" / "run-1" / "customers"
+    table.mkdir(parents=True)
+    (table / "part-0.parquet").write_bytes(b"rows")
+    written = recording_s3_writes(monkeypatch)
     staged = Stage(str(tmp_path / "lake"), stage)
     assert staged.put(str(table)) == f"{stage}/_zones/gold/run-1/customers"
     staged.remove()
@@ -290,19 +298,7 @@ def test_every_aws_call_of_the_code_is_granted(policy, code):
 def test_the_lakes_own_writes_on_s3_stay_in_the_granted_prefix(aws, monkeypatch):
     """The lake's S3 writes outside the engine (zone versions, pointers, manifests, carried cells, run
     reports, removals), recorded as the client sends them: each falls under what the Glue role may write."""
-    import boto3
-
-    written: list[str] = []
-
-    def record(params, model, **_):
-        if model.name in ("PutObject", "CopyObject", "DeleteObject"):
-            written.append(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")
-        if model.name == "DeleteObjects":
-            written.extend(f"arn:aws:s3:::{params['Bucket']}/{o['Key']}" for o in params["Delete"]["Objects"])
-
-    client = boto3.client("s3")
-    client.meta.events.register("provide-client-params.s3.*", record)
-    monkeypatch.setattr(lake, "_s3_client", lambda: client)
+    written = recording_s3_writes(monkeypatch)
     root = GlueTarget(bucket=aws.bucket, prefix=DEFAULT_PREFIX, role_arn="").lake_uri
     for run in ("run-1", "run-2", "run-3"):
         zone = lake.Zone(root, "silver", run)
