@@ -25,6 +25,7 @@ from stedi.transforms.bronze import (
     distinct_lines,
     flags,
     held_conflicts,
+    held_fields,
     held_records,
     new_records,
     one_copy_per_record,
@@ -35,6 +36,7 @@ from stedi.transforms.bronze import (
     quarantined_files_schema,
     quarantined_lines,
     touched_by,
+    unsettled,
     with_lineage,
 )
 from stedi.transforms.cells import CELL, bronze_day
@@ -94,6 +96,7 @@ class Ingested:
     files: dict[str, ingestion.IngestedFile]
     # The day cells of a reading source written this run, which silver rebuilds (None: all, a full build)
     cells: list[str] | None = None
+    carried: bool = False  # the source's tables are the previous version's files: nothing new to merge
 
 
 def ingest_source(
@@ -127,7 +130,12 @@ def ingest_source(
         if source.read_at is None:
             earlier_bronze = lake.read_table(spark, held.bronze, bronze_schema(source))
         else:  # a held record a new one touches shares its reading key, instant included: its day
-            cells = _cells_of(candidates.select(bronze_day(source).alias(CELL)))
+            days = _cells_of(candidates.select(bronze_day(source).alias(CELL)))
+            # Exports repeat lines of earlier days: those days are read narrow, and only the days where a
+            # new record may change something go through the exact merge below, whole.
+            narrow = lake.read_cells(spark, held.bronze, days, held_fields(source))
+            cells = _cells_of(candidates.transform(unsettled(source, narrow)).select(bronze_day(source).alias(CELL)))
+            candidates = candidates.filter(bronze_day(source).isin(sorted(cells)) if cells else F.lit(False))
             earlier_bronze = lake.read_cells(spark, held.bronze, cells, bronze_schema(source))
         earlier_quarantine = spark.read.schema(quarantine_schema()).json(held.quarantine)
         split = touched_by(source, candidates)
@@ -281,9 +289,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             lake.carry_table(lake.current_table_path(args.lake, "bronze", source.name), bronze.path(source.name))
             lake.carry_table(_held_quarantine(args, state, source.name), quarantine.path(source.name))
             files = ingestion.ingested_files(plan, known, args.run_id, args.ingested_at)
-            return Ingested(
-                SourceCounts(files=plan.files_report(), landing=0, bronze=0), state.totals[source.name], files, []
-            )
+            counts = SourceCounts(files=plan.files_report(), landing=0, bronze=0)
+            return Ingested(counts, state.totals[source.name], files, [], carried=True)
         merge = mode == "incremental" and not plan.rebuild
         held = (
             Held(lake.current_table_path(args.lake, "bronze", source.name), _held_quarantine(args, state, source.name))
@@ -320,6 +327,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     bronze.built_from = {
         "previous": lake.current_version(args.lake, "bronze"),
         "changed_cells": {name: result.cells for name, result in ingested.items() if SOURCES[name].read_at},
+        "carried": sorted(name for name, result in ingested.items() if result.carried),
     }
     bronze.publish()
     tables += [TableRows("bronze", name, totals[name].bronze) for name in SOURCES]

@@ -391,6 +391,44 @@ def touched_by(source: Source, new: DataFrame) -> Callable[[DataFrame], tuple[Da
     return split
 
 
+def held_fields(source: Source) -> T.StructType:
+    """The bronze columns `unsettled` reads of held records: the source's fields and the first copy's file,
+    not the raw text nor the lineage (most of a row's bytes)."""
+    return T.StructType([f for f in bronze_schema(source) if f.name in {*source.field_names, "_source_file"}])
+
+
+def unsettled(source: Source, held: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """New records -> those that may change what bronze holds (`held`, read as held_fields): all but the
+    copies of a held record whose held copy stays the first, its file sorting before the new one's.
+
+    A copy settled so changes nothing: one_copy_per_record keeps the held row, unchanged, and
+    quarantine_conflicts finds no second version (bronze holds one record per key, and a new version is
+    not a copy). Every other new record (new to bronze, a conflicting version, a copy from an earlier
+    file, a copy of a version quarantine holds) is left to the exact merge, with its whole day."""
+    identity = [_identity(f) for f in source.fields]
+    names = [f"_same{i}" for i in range(len(identity))]
+    # Fields compared as they are (not text): a join on them alone first cuts the held rows down to the
+    # few that may be copies, before any held row's text is normalised for the comparison.
+    exact = [f.name for f in source.fields if f.kind != "string"]
+
+    def same(left: DataFrame, right: DataFrame, columns: list[str], suffix: str) -> list[Column]:
+        return [left[c].eqNullSafe(right[f"{c}{suffix}"]) for c in columns]
+
+    def transform(new: DataFrame) -> DataFrame:
+        rows = new.select("*", *[key.alias(n) for key, n in zip(identity, names, strict=True)])
+        values = new.select(*[F.col(c).alias(f"{c}_new") for c in exact]).distinct()
+        maybe = held.join(F.broadcast(values), same(held, values, exact, "_new"), "left_semi")
+        held_rows = maybe.select(*[key.alias(n) for key, n in zip(identity, names, strict=True)], "_source_file")
+        copies = rows.select(*[F.col(c).alias(f"{c}_new") for c in [*names, "_source_file"]]).distinct()
+        # The few new records on the broadcast side, the held rows streamed past them
+        earlier = held_rows["_source_file"] < copies["_source_file_new"]
+        settled = held_rows.join(F.broadcast(copies), [*same(held_rows, copies, names, "_new"), earlier])
+        settled = settled.select(*[copies[f"{c}_new"] for c in [*names, "_source_file"]]).distinct()
+        return rows.join(settled, same(rows, settled, [*names, "_source_file"], "_new"), "left_anti").drop(*names)
+
+    return transform
+
+
 def held_records(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Bronze rows -> rows shaped as parse_landing's valid records, marked `_held`: copies of records the
     lake already counted (`_lines` 0)."""

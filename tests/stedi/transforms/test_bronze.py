@@ -12,9 +12,11 @@ from stedi.transforms.bronze import (
     bronze_records,
     bronze_schema,
     distinct_lines,
+    held_fields,
     parse_landing,
     quarantine_records,
     quarantined_lines,
+    unsettled,
     with_lineage,
 )
 
@@ -296,3 +298,33 @@ def test_every_field_of_every_source_read_from_a_file_is_quarantined_when_it_is_
         files[row._source_file.rsplit("/", 1)[1]]: row._rule for row in parsed.select("_source_file", "_rule").collect()
     }
     assert rules == {name: rule for name, (_, rule) in cases.items()}
+
+
+def test_only_copies_of_held_records_from_a_later_file_are_settled(spark):
+    """A new line that repeats a held record, from a file sorting after the held copy's, changes nothing;
+    every other new record is left to the exact merge: a record new to bronze, another version of a
+    held reading, a copy from an earlier file."""
+    held_line = '{"sensorReadingTime": 1655564376361, "serialNumber": "s-1", "distanceFromObject": 7}'
+    held = texts(landing(spark, ("b.json", held_line))).transform(parse_landing(STEP_TRAINER))
+    held = held.transform(bronze_records(STEP_TRAINER)).select(held_fields(STEP_TRAINER).fieldNames())
+    new_lines = [
+        ("c.json", held_line),  # a copy from a later file: settled
+        ("c.json", held_line.replace('"s-1"', '" s-1\\u00a0"').replace("7}", "7.0}")),  # the same record
+        ("c.json", held_line.replace("7}", "8}")),  # another version of the held reading
+        ("c.json", held_line.replace("1655564376361", "1655564376362")),  # new to bronze
+        ("a.json", held_line),  # a copy from an earlier file: the first copy moves
+    ]
+    new = texts(landing(spark, *new_lines)).transform(parse_landing(STEP_TRAINER))
+    left = new.transform(unsettled(STEP_TRAINER, held)).select("_source_file", "raw_record").collect()
+    assert sorted((row["_source_file"].rsplit("/", 1)[-1], row["raw_record"]) for row in left) == sorted(
+        [("c.json", new_lines[2][1]), ("c.json", new_lines[3][1]), ("a.json", held_line)]
+    )
+
+
+def test_a_held_reading_with_an_unknown_value_settles_its_copies(spark):
+    """NULL equals NULL: a copy of a held reading without x is a copy."""
+    line = '{"user": "a@b.c", "timestamp": 1655564376361, "x": null, "y": 1, "z": 2}'
+    held = texts(landing(spark, ("a.json", line))).transform(parse_landing(ACCELEROMETER))
+    held = held.transform(bronze_records(ACCELEROMETER)).select(held_fields(ACCELEROMETER).fieldNames())
+    new = texts(landing(spark, ("b.json", line.replace("a@b.c", "A@B.C ")))).transform(parse_landing(ACCELEROMETER))
+    assert new.transform(unsettled(ACCELEROMETER, held)).count() == 0
