@@ -61,6 +61,7 @@ class Basis:
     version: str
     built_from: dict[str, Any]
     bronze_cells: dict[str, Cells]
+    carried: set[str]  # the sources whose bronze table is the very one the previous version was built from
 
     def table(self, args: JobArgs, name: str) -> str:
         return lake.version_table_path(args.lake, "silver", self.version, name)
@@ -74,12 +75,12 @@ def basis(args: JobArgs, bronze_version: str | None, settings: ingestion.BuiltWi
     if previous is None or "cells" not in built or settings.differs_from(built):
         return None
     if built.get("bronze") == bronze_version:
-        return Basis(previous["version"], built, {name: set() for name in built["cells"]})
+        return Basis(previous["version"], built, {name: set() for name in built["cells"]}, set(SOURCES))
     bronze = (lake.zone_manifest(args.lake, "bronze") or {}).get("built_from", {})
     if bronze.get("previous") != built.get("bronze") or "changed_cells" not in bronze:
         return None  # bronze moved more than once since: nothing says which cells
     cells = {name: None if c is None else set(c) for name, c in bronze["changed_cells"].items()}
-    return Basis(previous["version"], built, cells)
+    return Basis(previous["version"], built, cells, set(bronze.get("carried", [])))
 
 
 class _Publisher:
@@ -101,6 +102,17 @@ class _Publisher:
         lake.write_table(df, path, check=check)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path, df.schema)
+
+    def carry(self, table: str) -> DataFrame:
+        """A table built from the very records the previous version's was: that version's files, linked
+        into this one, not built again; its contract is checked on them all the same."""
+        assert self.basis is not None
+        path = self.zone.path(table)
+        lake.carry_table(self.basis.table(self.args, table), path)
+        carried = lake.read_table(self.spark, path, CONTRACTS[table].to_structtype())
+        self.contracts[table] = enforce_contract(table, carried)
+        self.rows[table] = lake.count_rows(self.spark, path)
+        return carried
 
     def cells(self, table: str, df: DataFrame, rebuilt: Cells) -> DataFrame:
         """A reading table: `df` (with CELL) as its cells `rebuilt`, the others carried from the previous
@@ -185,10 +197,17 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
     # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="silver") as pool:
-        customers = classify_customers(bronze("customer")).cache()
-        customer_counts = pool.submit(reason_counts, customers, FILTER_REASON)
-        customer_trusted = pool.submit(publish, "customer_trusted", accepted(customers))
-        current = publish("customer_current", current_customers(customers))
+        # Bronze's customer table unchanged: so are the customer tables built from it alone, and their counts.
+        customers_carried = base is not None and "customer" in base.carried
+        customers = None if customers_carried else classify_customers(bronze("customer")).cache()
+        if base is not None and customers_carried:
+            customer_counts = pool.submit(lambda: base.built_from["accounting"]["customer"]["filtered"])
+            customer_trusted = pool.submit(publish.carry, "customer_trusted")
+            current = publish.carry("customer_current")
+        else:
+            customer_counts = pool.submit(reason_counts, customers, FILTER_REASON)
+            customer_trusted = pool.submit(publish, "customer_trusted", accepted(customers))
+            current = publish("customer_current", current_customers(customers))
 
         # Readings of a customer whose newest record changed (consent, or a first record) may change fate.
         reading_cells: Cells = None
@@ -196,7 +215,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             reading_cells = base.bronze_cells["accelerometer"]
             earlier_current = earlier("customer_current")
             people = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
-            if reading_cells is not None and not people.isEmpty():
+            if reading_cells is not None and not customers_carried and not people.isEmpty():
                 theirs = bronze("accelerometer").select(
                     normalize_email(F.col("user")).alias("customer_email"), bronze_day(ACCELEROMETER).alias(CELL)
                 )
@@ -223,11 +242,10 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
                 changed_keys(_fate(earlier("customer_curated")), ["customer_email"])
             )
             owned = ownership.unionByName(earlier_ownership).join(curated_changes, "customer_email", "left_semi")
-            devices = (
-                ownership.transform(changed_keys(earlier_ownership, ["serial_number"]))
-                .unionByName(owned.select("serial_number"))
-                .distinct()
-            )
+            devices = owned.select("serial_number")
+            if not customers_carried:  # the owners of a device come from the customer records alone
+                devices = ownership.transform(changed_keys(earlier_ownership, ["serial_number"])).unionByName(devices)
+            devices = devices.distinct()
             if step_cells is not None and not devices.isEmpty():
                 theirs = bronze("step_trainer").select(
                     stripped(F.col("serialNumber")).alias("serial_number"), bronze_day(STEP_TRAINER).alias(CELL)
@@ -260,7 +278,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         filtered = {"customer": customer_counts.result(), **{name: _total(c) for name, c in by_cell.items()}}
 
     for frame in (customers, readings, steps):
-        frame.unpersist()
+        if frame is not None:
+            frame.unpersist()
     sources = {
         name: SourceCounts(accepted=publish.rows[table], filtered=filtered[name])
         for name, table in TRUSTED_TABLE.items()
