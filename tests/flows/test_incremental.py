@@ -305,6 +305,14 @@ def test_a_new_day_of_readings_rebuilds_that_day_only(incremental, tmp_path):
         now = {p.name: p.stat().st_ino for p in (lake / zone / table).iterdir()}
         assert {name.split("--")[0] for name in set(now) - set(earlier)} == {day}, (zone, table)
         assert all(earlier[name] == inode for name, inode in now.items() if name in earlier), (zone, table)
+    # No customer file came: bronze carried its customer table, and silver the tables built from it alone.
+    carried = json.loads((lake / "bronze" / "_zone.json").read_text())["built_from"]["carried"]
+    assert carried == ["customer", "step_trainer"]
+    previous = lake / "_zones" / "silver" / silver["previous"]
+    for table in ("customer_trusted", "customer_current"):
+        assert {p.name: p.stat().st_ino for p in (lake / "silver" / table).iterdir()} == {
+            p.name: p.stat().st_ino for p in (previous / table).iterdir()
+        }, table
     in_silver = db.sql(
         f"select count(*) from '{lake}/silver/accelerometer_trusted/*.parquet' where customer_email = '{email}' "
         f"and reading_at >= make_timestamp({LATER} * 1000)"
