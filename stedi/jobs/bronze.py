@@ -140,11 +140,13 @@ def ingest_source(
         earlier_quarantine = spark.read.schema(quarantine_schema()).json(held.quarantine)
         split = touched_by(source, candidates)
         touched_bronze, kept_bronze = split(earlier_bronze)
-        touched_conflicts, kept_conflicts = split(earlier_quarantine.transform(held_conflicts(source)))
-        kept_quarantine = earlier_quarantine.filter(F.col("rule") != CONFLICTING_READING).unionByName(
-            kept_conflicts.withColumn("_rule", F.lit(CONFLICTING_READING)).transform(quarantine_records(source))
-        )
-        touched = touched_bronze.transform(held_records(source)).unionByName(touched_conflicts)
+        touched, kept_quarantine = touched_bronze.transform(held_records(source)), earlier_quarantine
+        if source.key:  # conflicting versions, which quarantine holds and a new record may join, need a key
+            touched_conflicts, kept_conflicts = split(earlier_quarantine.transform(held_conflicts(source)))
+            kept_quarantine = earlier_quarantine.filter(F.col("rule") != CONFLICTING_READING).unionByName(
+                kept_conflicts.withColumn("_rule", F.lit(CONFLICTING_READING)).transform(quarantine_records(source))
+            )
+            touched = touched.unionByName(touched_conflicts)
         candidates = candidates.unionByName(touched)
     distinct = candidates.transform(one_copy_per_record(source))
     records = lake.stage(distinct.transform(quarantine_conflicts(source)), bronze.scratch(f"{source.name}-records"))
