@@ -57,62 +57,90 @@ def invariant_files() -> list[tuple[str, str, str]]:
     return found
 
 
-def check_queries(catalog: Catalog, qualified, dialect: str, schema: str) -> list[tuple[str, str, str]]:
-    """(table, check, sql) for every check of the catalog, ready to run."""
+def staging_table(table: str) -> str:
+    """The staging table a load COPYs a gold table's rows into before merging them (stedi/warehouse/load.py)."""
+    return f"staging_{table}"
+
+
+def retracted_table(table: str) -> str:
+    """The staging table of a gold table's retracted rows, in a load of changes."""
+    return f"retracted_{table}"
+
+
+def check_queries(
+    catalog: Catalog, qualified, dialect: str, schema: str, changes: bool = False
+) -> list[tuple[str, str, str]]:
+    """(table, check, sql) for every check of the catalog, ready to run. With `changes` (a load of the
+    changes against the version the warehouse held, whose load passed every check), the key checks look
+    at the rows the load merged and the parents it retracted, which its staging tables still hold; the
+    invariants and the row counts still read every row."""
     queries = []
     for table in catalog.tables:
-        name, keys = qualified(table.name), table.primary_key
+        name, keys, staging = qualified(table.name), table.primary_key, staging_table(table.name)
+        any_key_null = " or ".join(f"{k} is null" for k in keys)
         queries.append(
             (
                 table.name,
                 "primary_key_not_null",
-                _template("primary_key_not_null").format(
-                    table=name, any_key_null=" or ".join(f"{k} is null" for k in keys)
-                ),
+                _template("primary_key_not_null").format(table=staging if changes else name, any_key_null=any_key_null),
             )
         )
-        queries.append(
-            (
-                table.name,
-                "primary_key_unique",
-                _template("primary_key_unique").format(table=name, key_columns=", ".join(keys)),
+        unique = (
+            _template("primary_key_unique_among_changed").format(
+                table=name,
+                staging=staging,
+                key_columns=", ".join(keys),
+                target_key_columns=", ".join(f"target.{k}" for k in keys),
+                key_match=" and ".join(f"target.{k} = changed.{k}" for k in keys),
             )
+            if changes
+            else _template("primary_key_unique").format(table=name, key_columns=", ".join(keys))
         )
+        queries.append((table.name, "primary_key_unique", unique))
         for fk in table.foreign_keys:
-            queries.append(
-                (
-                    table.name,
-                    f"foreign_key_{'_'.join(fk.columns)}_resolves",
-                    _template("foreign_key_resolves").format(
-                        child=name,
-                        parent=qualified(fk.parent),
-                        key_match=" and ".join(
-                            f"parent.{p} = child.{c}" for c, p in zip(fk.columns, fk.parent_columns, strict=True)
-                        ),
-                        parent_key_null=" and ".join(f"parent.{p} is null" for p in fk.parent_columns),
-                        child_key_not_null=" and ".join(f"child.{c} is not null" for c in fk.columns),
-                    ),
+            pairs = list(zip(fk.columns, fk.parent_columns, strict=True))
+            fields = {
+                "parent": qualified(fk.parent),
+                "key_match": " and ".join(f"parent.{p} = child.{c}" for c, p in pairs),
+                "parent_key_null": " and ".join(f"parent.{p} is null" for p in fk.parent_columns),
+                "child_key_not_null": " and ".join(f"child.{c} is not null" for c in fk.columns),
+            }
+            if changes:
+                query = _template("foreign_key_resolves_among_changed").format(
+                    **fields,
+                    child=name,
+                    staging=staging,
+                    retracted=retracted_table(fk.parent),
+                    child_columns=", ".join(fk.columns),
+                    held_child_columns=", ".join(f"held.{c}" for c in fk.columns),
+                    gone_match=" and ".join(f"gone.{p} = held.{c}" for c, p in pairs),
                 )
-            )
+            else:
+                query = _template("foreign_key_resolves").format(**fields, child=name)
+            queries.append((table.name, f"foreign_key_{'_'.join(fk.columns)}_resolves", query))
     queries += [(t, c, render_query(q, dialect, schema)) for t, c, q in invariant_files()]
     return queries
 
 
-def check_statements(catalog: Catalog, backend: Any, expected_rows: dict[str, int]) -> list[tuple[str, str, str, int]]:
+def check_statements(
+    catalog: Catalog, backend: Any, expected_rows: dict[str, int], changes: bool = False
+) -> list[tuple[str, str, str, int]]:
     """(table, check, query, expected) for every check a load runs: the catalog's, then each row count."""
     statements = [
         (table, check, query, 0)
-        for table, check, query in check_queries(catalog, backend.qualified, backend.dialect, backend.schema)
+        for table, check, query in check_queries(catalog, backend.qualified, backend.dialect, backend.schema, changes)
     ]
     for name in [t.name for t in catalog.tables] + [v.name for v in catalog.views if v.name in expected_rows]:
         statements.append((name, "row_count", f"select count(*) from {backend.qualified(name)}", expected_rows[name]))
     return statements
 
 
-def run_checks(sql: Any, catalog: Catalog, backend: Any, expected_rows: dict[str, int]) -> list[CheckResult]:
+def run_checks(
+    sql: Any, catalog: Catalog, backend: Any, expected_rows: dict[str, int], changes: bool = False
+) -> list[CheckResult]:
     return [
         CheckResult(table, check, _scalar(sql, query), expected)
-        for table, check, query, expected in check_statements(catalog, backend, expected_rows)
+        for table, check, query, expected in check_statements(catalog, backend, expected_rows, changes)
     ]
 
 

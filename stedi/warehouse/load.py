@@ -14,7 +14,14 @@ from stedi import lake
 from stedi.lake import CHANGES, ZONES_DIR, zone_manifest
 from stedi.warehouse.backends import Backend, backend_for
 from stedi.warehouse.catalog import Catalog, Table, load_catalog, load_statement, render
-from stedi.warehouse.checks import CheckResult, WarehouseCheckError, check_statements, run_checks
+from stedi.warehouse.checks import (
+    CheckResult,
+    WarehouseCheckError,
+    check_statements,
+    retracted_table,
+    run_checks,
+    staging_table,
+)
 from stedi.warehouse.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -268,7 +275,7 @@ def _load(
         changes = None
     stagings = []
     for table in catalog.tables:  # parents first
-        staging = f"staging_{table.name}"
+        staging = staging_table(table.name)
         backend.create_staging(sql, staging, table)
         source = lake.current_table_path(lake_root, "gold", table.name)
         source = source if changes is None else lake.join(changes, table.name, "upserts")
@@ -276,24 +283,27 @@ def _load(
         sql.execute(merge_sql(table, backend.qualified(table.name), staging))
         stagings.append(staging)
         if changes is not None:
-            retracted = f"retracted_{table.name}"
+            retracted = retracted_table(table.name)
             backend.create_staging(sql, retracted, table)
             source = lake.join(changes, table.name, "retracted")
             backend.copy_into(sql, retracted, table, stage.located(source) if stage else source)
             stagings.append(retracted)
     for table in reversed(catalog.tables):  # children first, so no parent is deleted under a child
-        target, staging = backend.qualified(table.name), f"staging_{table.name}"
+        target, staging = backend.qualified(table.name), staging_table(table.name)
         if changes is None:
             sql.execute(delete_missing_sql(table, target, staging))
         else:
-            sql.execute(delete_retracted_sql(table, target, staging, f"retracted_{table.name}"))
+            sql.execute(delete_retracted_sql(table, target, staging, retracted_table(table.name)))
+    # A load of changes checks keys on the rows it merged and retracted: its staging tables, dropped after.
+    scoped = changes is not None
+    if dry_run:  # the checks' queries, whose answers a dry run cannot have
+        for _, _, query, _ in check_statements(catalog, backend, expected_rows, scoped):
+            sql.execute(query)
+        results = []
+    else:
+        results = run_checks(sql, catalog, backend, expected_rows, scoped)
     for staging in stagings:
         sql.execute(load_statement("drop_table").format(table=staging))
-    if dry_run:  # the checks' queries, whose answers a dry run cannot have
-        for _, _, query, _ in check_statements(catalog, backend, expected_rows):
-            sql.execute(query)
-        return [], recreated
-    results = run_checks(sql, catalog, backend, expected_rows)
     failed = [r for r in results if not r.passed]
     if failed:
         raise WarehouseCheckError(failed)
