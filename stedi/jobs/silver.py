@@ -200,7 +200,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         # Bronze's customer table unchanged: so are the customer tables built from it alone, and their counts.
         customers_carried = base is not None and "customer" in base.carried
         customers = None if customers_carried else classify_customers(bronze("customer")).cache()
-        if base is not None and customers_carried:
+        if customers_carried:
             customer_counts = pool.submit(lambda: base.built_from["accounting"]["customer"]["filtered"])
             customer_trusted = pool.submit(publish.carry, "customer_trusted")
             current = publish.carry("customer_current")
