@@ -346,6 +346,13 @@ _SCRATCH = "_scratch"
 # <gold version>/_changes/<table>/{upserts,retracted}/: a gold table's rows against the previous version
 # (stedi/jobs/gold.py), which a warehouse holding that version loads instead of the whole table.
 CHANGES = "_changes"
+# Beside a version's reading tables: the customers and devices whose rows its patched cells rebuilt
+# (stedi/jobs/silver.py), one key column each.
+PATCHES = "_patches"
+
+
+def patch_keys_path(version_root: str, keys: str) -> str:
+    return join(version_root, PATCHES, keys)
 
 
 class Zone:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -22,10 +23,13 @@ JOB = "gold"
 
 
 # Gold's reading tables are kept in day cells like the silver tables they come from: a gold built on the
-# previous version rebuilds the cells silver rebuilt and carries the others. The customer tables are
-# small and built whole.
+# previous version rebuilds the cells silver rebuilt, patches those silver patched (the rows of silver's
+# changed customers or devices built again, the others kept) and carries the others. The customer tables
+# are small and built whole.
 CELL_TABLES = {"accelerometer_readings": "accelerometer_trusted", "step_trainer_readings": "step_trainer_trusted"}
 Cells = set[str] | None  # None: every cell
+# Whose rows a patched cell of each reading table rebuilds: silver's changed customers, or devices.
+PATCHED_BY = {"accelerometer_readings": "customers", "step_trainer_readings": "devices"}
 
 
 def build_tables(
@@ -49,21 +53,37 @@ def build_tables(
     }
 
 
-def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWith) -> dict[str, Cells] | None:
-    """The cells of each reading table to rebuild on the previous gold version, if this one can build on
-    it: same settings, and built from the silver version this one's came from (or from this one). None:
-    a full build."""
+@dataclass(frozen=True)
+class Basis:
+    """What a gold built on the previous version does to each reading table's cells: those silver rebuilt
+    whole are built again whole; in those silver patched, only the rows of the changed customers' or
+    devices' (`patch_keys`, silver's) are built again, the others kept from the previous version."""
+
+    rebuilt: dict[str, Cells]
+    patched: dict[str, set[str]]
+    patch_keys: dict[str, str]  # the path of the key table each reading table's patch is by
+
+
+def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWith) -> Basis | None:
+    """How to build on the previous gold version, if this one can: same settings, and built from the
+    silver version this one's came from (or from this one). None: a full build."""
     previous = None if args.is_full_refresh else lake.zone_manifest(args.lake, "gold")
     built = (previous or {}).get("built_from", {})
     if previous is None or not built.get("cells") or settings.differs_from(built):
         return None
     if built.get("silver") == silver_version:
-        return {name: set() for name in CELL_TABLES}
-    silver = (lake.zone_manifest(args.lake, "silver") or {}).get("built_from", {})
+        return Basis({name: set() for name in CELL_TABLES}, {name: set() for name in CELL_TABLES}, {})
+    manifest = lake.zone_manifest(args.lake, "silver") or {}
+    silver = manifest.get("built_from", {})
     if silver.get("previous") != built.get("silver") or "rebuilt_cells" not in silver:
         return None
-    rebuilt = silver["rebuilt_cells"]
-    return {name: None if rebuilt[table] is None else set(rebuilt[table]) for name, table in CELL_TABLES.items()}
+    rebuilt, patched = silver["rebuilt_cells"], silver.get("patched_cells", {})
+    root = lake.join(args.lake, lake.ZONES_DIR, "silver", manifest["version"])
+    return Basis(
+        {name: None if rebuilt[table] is None else set(rebuilt[table]) for name, table in CELL_TABLES.items()},
+        {name: set(patched.get(table, [])) for name, table in CELL_TABLES.items()},
+        {name: lake.patch_keys_path(root, keys) for name, keys in PATCHED_BY.items()},
+    )
 
 
 def changes_path(version_root: str, table: str, kind: str) -> str:
@@ -90,18 +110,36 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     key = key or pseudonym_key(args.lake)
     settings = ingestion.BuiltWith(args.consent_policy, ingestion.key_id(key.value), args.logic or None)
     silver_version = lake.current_version(args.lake, "silver")
-    rebuilt = basis(args, silver_version, settings)
+    base = basis(args, silver_version, settings)
 
     def silver_table(name: str, cells: Cells = None) -> DataFrame:
         path, schema = lake.current_table_path(args.lake, "silver", name), CONTRACTS[name].to_structtype()
         return lake.read_table(spark, path, schema) if cells is None else lake.read_cells(spark, path, cells, schema)
 
+    def patch_keys(name: str) -> DataFrame:
+        assert base is not None
+        return lake.read_table(spark, base.patch_keys[name])
+
+    def patched_rows(name: str, rows: DataFrame, how: str = "left_semi") -> DataFrame:
+        """`rows` of a reading table (silver's or gold's) that its patch builds again ("left_anti": the others)."""
+        keys = patch_keys(name)
+        if "customer_email" in keys.columns and "customer_email" not in rows.columns:
+            keys = keys.select(keyed_hash(key.value)(F.col("customer_email")).alias("customer_key"))
+        return rows.join(F.broadcast(keys), keys.columns[0], how)
+
+    def silver_rows(name: str) -> DataFrame:
+        """Silver's rows of a reading table that gold builds: its rebuilt cells, and the patched rows."""
+        table = CELL_TABLES[name]
+        if base is None:
+            return silver_table(table)
+        rows = silver_table(table, base.rebuilt[name])
+        if base.patched[name]:
+            rows = rows.unionByName(patched_rows(name, silver_table(table, base.patched[name])))
+        return rows
+
     silver = {
         "customer_current": silver_table("customer_current"),
-        **{
-            table: silver_table(table, None if rebuilt is None else rebuilt[name])
-            for name, table in CELL_TABLES.items()
-        },
+        **{CELL_TABLES[n]: silver_rows(n) for n in CELL_TABLES},
     }
     zone = lake.Zone(args.lake, "gold", args.run_id)
     previous = lake.current_version(args.lake, "gold")
@@ -114,17 +152,25 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):
                 write_changes(lake.read_table(spark, earlier), lake.read_table(spark, path), zone, name)
             return lake.count_rows(spark, path)
-        cells = None if rebuilt is None else rebuilt[name]
-        if cells is not None:
-            lake.carry_cells(earlier, path, cells)
+        rebuilt = None if base is None else base.rebuilt[name]
+        patched = set() if base is None else base.patched[name]
+        schema = df.drop(CELL).schema
+        if rebuilt is not None:
+            assert earlier is not None
+            lake.carry_cells(earlier, path, rebuilt | patched)
+        if patched:  # the rows of a patched cell that the patch does not build again: the previous version's
+            kept = patched_rows(name, lake.read_cells(spark, earlier, patched, schema), "left_anti")
+            df = df.unionByName(kept.withColumn(CELL, reading_day(F.col("reading_at"))))
         lake.write_cells(df, path, zone.scratch(f"{name}-cells"))
         if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):
-            schema = df.drop(CELL).schema
 
             def rows(table: str) -> DataFrame:
-                if cells is None:
+                if rebuilt is None:
                     return lake.read_table(spark, table, schema)
-                return lake.read_cells(spark, table, cells, schema)
+                whole = lake.read_cells(spark, table, rebuilt, schema)
+                if patched:
+                    whole = whole.unionByName(patched_rows(name, lake.read_cells(spark, table, patched, schema)))
+                return whole
 
             write_changes(rows(earlier), rows(path), zone, name)
         return lake.count_rows(spark, path)

@@ -1,21 +1,22 @@
 """Silver job: bronze -> trusted and curated tables, with every left-out record counted by reason.
 
 Customer tables are small and built whole. The reading tables are kept in day cells (stedi/lake.py,
-write_cells): after a bronze run that merged new files, silver rebuilds only the days those files wrote,
-and the days of every reading whose fate may have changed with a customer (a newer record, a withdrawn
-or given consent, a first trusted reading that curates them) or a device (another owner); the other
-days are carried from the previous version. A full build rebuilds every day.
+write_cells): after a bronze run that merged new files, silver rebuilds the days those files wrote. The
+days of every other reading whose fate may have changed with a customer (a newer record, a withdrawn or
+given consent, a first trusted reading that curates them) or a device (another owner) are patched: those
+readings are classified again, and the day's other rows are the previous version's. The other days are
+carried from the previous version. A full build rebuilds every day.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from schemas.enforce import enforce_contract
@@ -25,7 +26,7 @@ from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
 from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.rules import stripped
 from stedi.secrets import PseudonymKey, pseudonym_key
-from stedi.sources import ACCELEROMETER, SOURCES, STEP_TRAINER
+from stedi.sources import ACCELEROMETER, SOURCES, STEP_TRAINER, Source
 from stedi.transforms.bronze import bronze_schema
 from stedi.transforms.cells import CELL, bronze_day, reading_day
 from stedi.transforms.changes import changed_keys
@@ -114,15 +115,23 @@ class _Publisher:
         self.rows[table] = lake.count_rows(self.spark, path)
         return carried
 
-    def cells(self, table: str, df: DataFrame, rebuilt: Cells) -> DataFrame:
-        """A reading table: `df` (with CELL) as its cells `rebuilt`, the others carried from the previous
-        version. The contract is checked on the cells written: the carried ones passed it when they were,
-        and every key of a reading table holds an instant, so no key spans two cells."""
+    def cells(self, table: str, df: DataFrame, rebuilt: Cells, patch: _Written | None = None) -> DataFrame:
+        """A reading table: `df` (with CELL) as its cells `rebuilt`, and those `patch`ed, the others carried
+        from the previous version. The contract is checked on the cells rebuilt, and on the rows a patch
+        built again: the carried cells, and a patched cell's other rows, passed it when they were written;
+        every key of a reading table holds an instant, so no key spans two cells, and the columns a patch
+        is by are part of the table's key, so no key spans a patch's rows and the others."""
         path, schema = self.zone.path(table), df.drop(CELL).schema
+        patched = patch.cells if patch is not None else set()
         if rebuilt is not None and self.basis is not None:
-            lake.carry_cells(self.basis.table(self.args, table), path, rebuilt)
+            lake.carry_cells(self.basis.table(self.args, table), path, rebuilt | patched)
         lake.write_cells(df, path, self.zone.scratch(f"{table}-cells"))
         written = self.read(table, rebuilt)
+        if patch is not None and patched:
+            key = getattr(CONTRACTS[table].Config, "unique", None) or []
+            if key and not set(patch.by) <= set(key):
+                raise ValueError(f"{table}: a patch by {patch.by} may split its key {key} (schemas/silver.py)")
+            written = written.unionByName(patch.rows(self.read(table, patched)))
         self.contracts[table] = enforce_contract(table, written)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path, schema)
@@ -147,6 +156,92 @@ def _cells_of(rows: DataFrame) -> set[str]:
 
 def _union(*cells: Cells) -> Cells:
     return None if any(c is None for c in cells) else set().union(*cells)
+
+
+@dataclass(frozen=True)
+class _Patch:
+    """The days of a reading table, beyond those bronze rewrote, that hold readings of a changed customer
+    or device: there only those readings are classified again (`rows`, bronze's), and every other row is
+    the previous version's, whose fate nothing changed."""
+
+    cells: set[str]
+    rows: DataFrame | None
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A reading table's patched cells as `_Publisher.cells` checks them: `rows` picks, of the rows
+    written there, those the patch built again, which are all the rows of the keys in columns `by`."""
+
+    cells: set[str]
+    rows: Callable[[DataFrame], DataFrame]
+    by: tuple[str, ...]
+
+
+def _semi(keys: DataFrame, column: str) -> Callable[[DataFrame], DataFrame]:
+    """Rows whose `column` is one of `keys` (a one-column frame, small)."""
+    return lambda rows: rows.join(F.broadcast(keys.select(F.col(keys.columns[0]).alias(column))), column, "left_semi")
+
+
+def _either(*by: tuple[DataFrame, str]) -> Callable[[DataFrame], DataFrame]:
+    """Rows whose column is one of its keys, for any (keys, column) of `by`."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        flags = []
+        for number, (keys, column) in enumerate(by):
+            flag = f"_by_{number}"
+            wanted = keys.select(F.col(keys.columns[0]).alias(column), F.lit(True).alias(flag)).distinct()
+            rows = rows.join(F.broadcast(wanted), column, "left")
+            flags.append(F.coalesce(F.col(flag), F.lit(False)))
+        either = flags[0]
+        for flag in flags[1:]:
+            either = either | flag
+        return rows.filter(either).drop(*[f"_by_{n}" for n in range(len(by))])
+
+    return transform
+
+
+def _none(spark: SparkSession, column: str) -> DataFrame:
+    return spark.createDataFrame([], f"{column} string")
+
+
+def _patch(
+    records: Callable[[], DataFrame], key: Column, keys: DataFrame, source: Source, rebuilt: Cells, zone: lake.Zone
+) -> _Patch:
+    """Bronze's `records` whose `key` is one of `keys` (a one-column frame), in the days not `rebuilt`."""
+    if rebuilt is None or keys.isEmpty():
+        return _Patch(set(), None)
+    wanted = F.broadcast(keys.select(F.col(keys.columns[0]).alias("_key")))
+    theirs = records().withColumn(CELL, bronze_day(source)).join(wanted, key == F.col("_key"), "left_semi")
+    staged = lake.stage(theirs, zone.scratch(f"{source.name}-patch"))
+    cells = _cells_of(staged) - rebuilt
+    return _Patch(cells, staged.filter(F.col(CELL).isin(sorted(cells))).drop(CELL))
+
+
+def _earlier_cells(spark: SparkSession, base: Basis | None, args: JobArgs, table: str, cells: set[str]) -> DataFrame:
+    """The previous version's rows of a reading table in `cells`, with their CELL."""
+    assert base is not None
+    rows = lake.read_cells(spark, base.table(args, table), cells, CONTRACTS[table].to_structtype())
+    return rows.withColumn(CELL, reading_day(F.col("reading_at")))
+
+
+def _patch_counts(base: Basis, source: str, before: DataFrame, after: DataFrame) -> dict[str, dict[str, int]]:
+    """The left-out counts of a patch's days: the previous version's, less the patched readings' as they
+    were classified then (`before`), plus theirs now (`after`)."""
+    day = reading_day(F.col("reading_at"))
+    was, now = (counts_by_cell(rows.withColumn(CELL, day)) for rows in (before, after))
+    earlier = base.built_from["cells"][source]
+    counts: dict[str, dict[str, int]] = {}
+    for cell in sorted(set(was) | set(now)):
+        reasons = dict(earlier.get(cell, {}))
+        for reason, n in was.get(cell, {}).items():
+            reasons[reason] = reasons.get(reason, 0) - n
+        for reason, n in now.get(cell, {}).items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        if any(n < 0 for n in reasons.values()):
+            raise RuntimeError(f"{source} {cell}: the previous version's counts lack the patched readings")
+        counts[cell] = {reason: n for reason, n in sorted(reasons.items()) if n}
+    return counts
 
 
 def counts_by_cell(classified: DataFrame) -> dict[str, dict[str, int]]:
@@ -209,17 +304,18 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             customer_trusted = pool.submit(publish, "customer_trusted", accepted(customers))
             current = publish("customer_current", current_customers(customers))
 
-        # Readings of a customer whose newest record changed (consent, or a first record) may change fate.
-        reading_cells: Cells = None
+        # Readings of a customer whose newest record changed (consent, or a first record) may change fate:
+        # in the days bronze did not rewrite, only theirs are classified again (a patch).
+        reading_cells: Cells = None if base is None else base.bronze_cells["accelerometer"]
+        people = _none(spark, "customer_email")
         if base is not None:
-            reading_cells = base.bronze_cells["accelerometer"]
             earlier_current = earlier("customer_current")
-            people = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
-            if reading_cells is not None and not customers_carried and not people.isEmpty():
-                theirs = bronze("accelerometer").select(
-                    normalize_email(F.col("user")).alias("customer_email"), bronze_day(ACCELEROMETER).alias(CELL)
-                )
-                reading_cells |= _cells_of(theirs.join(F.broadcast(people), "customer_email", "left_semi"))
+            if not customers_carried:
+                changed = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
+                people = lake.stage(changed, zone.scratch("people"))
+        reading_patch = _patch(
+            lambda: bronze("accelerometer"), normalize_email(F.col("user")), people, ACCELEROMETER, reading_cells, zone
+        )
         readings = (
             bronze("accelerometer", reading_cells)
             .transform(classify_accelerometer(current, args.consent_policy))
@@ -227,30 +323,41 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         reading_counts = pool.submit(counts_by_cell, readings)
-        accelerometer_trusted = publish.cells("accelerometer_trusted", accepted(readings), reading_cells)
+        trusted_readings = accepted(readings)
+        if reading_patch.cells:
+            assert base is not None
+            reclassified = reading_patch.rows.transform(classify_accelerometer(current, args.consent_policy))
+            before = reading_patch.rows.transform(classify_accelerometer(earlier_current, args.consent_policy))
+            reading_patch_counts = pool.submit(_patch_counts, base, "accelerometer", before, reclassified)
+            kept = _earlier_cells(spark, base, args, "accelerometer_trusted", reading_patch.cells)
+            trusted_readings = trusted_readings.unionByName(
+                kept.join(F.broadcast(people), "customer_email", "left_anti")
+            ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
+        theirs = _Written(reading_patch.cells, _semi(people, "customer_email"), ("customer_email",))
+        accelerometer_trusted = publish.cells("accelerometer_trusted", trusted_readings, reading_cells, theirs)
 
         curate = curate_customers(accelerometer_trusted)
         customer_curated = publish("customer_curated", customer_trusted.result().transform(curate))
 
-        # Steps of a device whose owners changed, or whose owner's curated record did, may change fate.
+        # Steps of a device whose owners changed, or whose owner's curated record did, may change fate:
+        # likewise patched in the days bronze did not rewrite.
         ownership = device_ownership(current)
-        step_cells: Cells = None
+        step_cells: Cells = None if base is None else base.bronze_cells["step_trainer"]
+        devices = _none(spark, "serial_number")
         if base is not None:
-            step_cells = base.bronze_cells["step_trainer"]
             earlier_ownership = device_ownership(earlier_current)
+            earlier_curated = earlier("customer_curated")
             curated_changes = _fate(customer_curated).transform(
-                changed_keys(_fate(earlier("customer_curated")), ["customer_email"])
+                changed_keys(_fate(earlier_curated), ["customer_email"])
             )
             owned = ownership.unionByName(earlier_ownership).join(curated_changes, "customer_email", "left_semi")
-            devices = owned.select("serial_number")
+            serials = owned.select("serial_number")
             if not customers_carried:  # the owners of a device come from the customer records alone
-                devices = ownership.transform(changed_keys(earlier_ownership, ["serial_number"])).unionByName(devices)
-            devices = devices.distinct()
-            if step_cells is not None and not devices.isEmpty():
-                theirs = bronze("step_trainer").select(
-                    stripped(F.col("serialNumber")).alias("serial_number"), bronze_day(STEP_TRAINER).alias(CELL)
-                )
-                step_cells |= _cells_of(theirs.join(F.broadcast(devices), "serial_number", "left_semi"))
+                serials = ownership.transform(changed_keys(earlier_ownership, ["serial_number"])).unionByName(serials)
+            devices = lake.stage(serials.distinct(), zone.scratch("devices"))
+        step_patch = _patch(
+            lambda: bronze("step_trainer"), stripped(F.col("serialNumber")), devices, STEP_TRAINER, step_cells, zone
+        )
         classify_steps = classify_step_trainer(ownership, customer_curated, args.consent_policy)
         steps = (
             bronze("step_trainer", step_cells)
@@ -259,21 +366,64 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         step_counts = pool.submit(counts_by_cell, steps)
-        publish.cells("step_trainer_trusted", accepted(steps), step_cells)
+        trusted_steps = accepted(steps)
+        if step_patch.cells:
+            assert base is not None
+            reclassified = step_patch.rows.transform(classify_steps)
+            before = step_patch.rows.transform(
+                classify_step_trainer(earlier_ownership, earlier_curated, args.consent_policy)
+            )
+            step_patch_counts = pool.submit(_patch_counts, base, "step_trainer", before, reclassified)
+            kept = _earlier_cells(spark, base, args, "step_trainer_trusted", step_patch.cells)
+            trusted_steps = trusted_steps.unionByName(
+                kept.join(F.broadcast(devices), "serial_number", "left_anti")
+            ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
+        theirs = _Written(step_patch.cells, _semi(devices, "serial_number"), ("serial_number",))
+        publish.cells("step_trainer_trusted", trusted_steps, step_cells, theirs)
 
-        # A pair is a step and a motion at one instant: the days either side rebuilt.
+        # A pair is a step and a motion at one instant: the days either side rebuilt, built again; in a
+        # patched day, the pairs of a patched step or motion (its device's, or its customer's).
         pair_cells = _union(reading_cells, step_cells)
-        pairs = pair_readings(publish.read("accelerometer_trusted", pair_cells), keyed_hash(key.value))
+        pseudonym = keyed_hash(key.value)
+        pairs = pair_readings(publish.read("accelerometer_trusted", pair_cells), pseudonym)
         training = publish.read("step_trainer_trusted", pair_cells).transform(pairs)
+        pair_patch: set[str] = set()
+        if pair_cells is not None:
+            pair_patch = (reading_patch.cells | step_patch.cells) - pair_cells
+        keys = people.select(pseudonym(F.col("customer_email")).alias("customer_key"))
+        patched_pairs = _either((devices, "serial_number"), (keys, "customer_key"))
+        if pair_patch:
+            patched_steps = _either((devices, "serial_number"), (people, "customer_email"))(
+                publish.read("step_trainer_trusted", pair_patch)
+            )
+            motions = publish.read("accelerometer_trusted", pair_patch).join(
+                F.broadcast(patched_steps.select("customer_email").distinct()), "customer_email", "left_semi"
+            )
+            earlier_pairs = _earlier_cells(spark, base, args, "machine_learning_curated", pair_patch).drop(CELL)
+            kept = earlier_pairs.join(F.broadcast(devices), "serial_number", "left_anti").join(
+                F.broadcast(keys), "customer_key", "left_anti"
+            )
+            training = training.unionByName(patched_steps.transform(pair_readings(motions, pseudonym)))
+            training = training.unionByName(kept)
+        theirs = _Written(pair_patch, patched_pairs, ("serial_number", "customer_key"))
         publish.cells(
-            "machine_learning_curated", training.withColumn(CELL, reading_day(F.col("reading_at"))), pair_cells
+            "machine_learning_curated", training.withColumn(CELL, reading_day(F.col("reading_at"))), pair_cells, theirs
         )
         earlier_counts = base.built_from["cells"] if base is not None else {}
+        counted = {"accelerometer": reading_counts.result(), "step_trainer": step_counts.result()}
+        if reading_patch.cells:
+            counted["accelerometer"] |= reading_patch_counts.result()
+        if step_patch.cells:
+            counted["step_trainer"] |= step_patch_counts.result()
         by_cell = {
             "accelerometer": _merge_counts(
-                earlier_counts.get("accelerometer", {}), reading_cells, reading_counts.result()
+                earlier_counts.get("accelerometer", {}),
+                _union(reading_cells, reading_patch.cells),
+                counted["accelerometer"],
             ),
-            "step_trainer": _merge_counts(earlier_counts.get("step_trainer", {}), step_cells, step_counts.result()),
+            "step_trainer": _merge_counts(
+                earlier_counts.get("step_trainer", {}), _union(step_cells, step_patch.cells), counted["step_trainer"]
+            ),
         }
         filtered = {"customer": customer_counts.result(), **{name: _total(c) for name, c in by_cell.items()}}
 
@@ -286,15 +436,21 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     }
     rebuilt = {"accelerometer_trusted": reading_cells, "step_trainer_trusted": step_cells,
                "machine_learning_curated": pair_cells}  # fmt: skip
+    patched = {"accelerometer_trusted": reading_patch.cells, "step_trainer_trusted": step_patch.cells,
+               "machine_learning_curated": pair_patch}  # fmt: skip
+    if any(patched.values()):  # whose rows the patched cells rebuilt: gold patches its cells by them
+        lake.write_table(people, lake.patch_keys_path(zone.root, "customers"))
+        lake.write_table(devices, lake.patch_keys_path(zone.root, "devices"))
     # What this version was made of, so a later run knows whether it is behind bronze or the settings
     # (stedi/ingestion.py, plan_lake), what it accounts for without reading a pruned run report, and
-    # which cells it rebuilt (gold rebuilds those, stedi/jobs/gold.py).
+    # which cells it rebuilt whole or patched (gold does the same with its own, stedi/jobs/gold.py).
     zone.built_from = {
         "bronze": bronze_version,
         **settings.as_json(),
         "accounting": {name: {"accepted": c.accepted, "filtered": c.filtered} for name, c in sources.items()},
         "previous": base.version if base is not None else None,
         "rebuilt_cells": {table: None if cells is None else sorted(cells) for table, cells in rebuilt.items()},
+        "patched_cells": {table: sorted(cells) for table, cells in patched.items()},
         "cells": by_cell,
     }
     zone.publish()

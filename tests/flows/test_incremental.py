@@ -323,6 +323,54 @@ def test_a_new_day_of_readings_rebuilds_that_day_only(incremental, tmp_path):
     assert warehouse_differences(reference / "warehouse.duckdb", warehouse) == {}
 
 
+@pytest.mark.parametrize("incremental", ["by-date"], indirect=True)  # two runs more: one split
+def test_a_withdrawn_consent_patches_the_days_of_that_customers_readings(incremental, tmp_path):
+    """A newer record of one customer withdraws research consent: silver and gold rebuild no day whole.
+    The days of that customer's readings are patched: their rows are classified again, every other row
+    of those days is the previous version's, and every other day's files are linked. The result is still
+    a full rebuild's."""
+    landing, lake, warehouse = incremental["landing"], tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    shutil.copytree(incremental["lake"], lake, symlinks=True)
+    shutil.copy(incremental["warehouse"], warehouse)
+    db = duckdb.connect()
+    email, days = db.sql(
+        f"select customer_email, list(distinct strftime(reading_at, '%Y-%m-%d') order by 1) "
+        f"from '{lake}/silver/accelerometer_trusted/*.parquet' group by 1 order by count(*) desc, 1 limit 1"
+    ).fetchone()
+    (raw,) = db.sql(
+        f"select _raw_record from '{lake}/bronze/customer/*.parquet' where lower(trim(email)) = '{email}' "
+        "order by lastUpdateDate desc limit 1"
+    ).fetchone()
+    withdrawn = json.loads(raw) | {"shareWithResearchAsOfDate": None, "lastUpdateDate": LATER + 1}
+    new_file = landing / "customer" / "landing" / "customer-withdrawal.json"
+    new_file.write_text(json.dumps(withdrawn) + "\n")
+    try:
+        summary, reference = run(landing, lake, warehouse), tmp_path / "full"
+        full_summary = run(landing, reference / "lake", reference / "warehouse.duckdb")
+    finally:  # the landing is the fixture's, which other tests compare with their full run
+        new_file.unlink()
+    assert summary["mode"] == "incremental" and summary["new_files"]["customer"] == 1
+    silver = json.loads((lake / "silver" / "_zone.json").read_text())["built_from"]
+    assert silver["rebuilt_cells"] == {name: [] for name in silver["rebuilt_cells"]}
+    assert set(silver["patched_cells"]["accelerometer_trusted"]) >= set(days)  # and their filtered readings' days
+    for zone, table in (("silver", "accelerometer_trusted"), ("gold", "accelerometer_readings")):
+        manifest = json.loads((lake / zone / "_zone.json").read_text())
+        previous = next(v for v in (lake / "_zones" / zone).iterdir() if v.name != manifest["version"])
+        earlier = {p.name: p.stat().st_ino for p in (previous / table).iterdir()}
+        now = {p.name: p.stat().st_ino for p in (lake / zone / table).iterdir()}
+        written = {name.split("--")[0] for name, inode in now.items() if earlier.get(name) != inode}
+        assert written == set(silver["patched_cells"]["accelerometer_trusted"]), (zone, table)
+    left = db.sql(
+        f"select count(*) from '{lake}/silver/accelerometer_trusted/*.parquet' where customer_email = '{email}'"
+    )
+    assert left.fetchone()[0] == 0
+    moved = summary["changes"]["accelerometer"]
+    assert moved["accepted"] < 0 and moved["filtered: customer_not_consenting"] == -moved["accepted"]
+    assert full_summary["mode"] == "full"
+    assert differences(reference / "lake", lake) == {}
+    assert warehouse_differences(reference / "warehouse.duckdb", warehouse) == {}
+
+
 def test_tables_are_what_the_zones_manifests_list(full):
     assert len(tables(full["lake"])) == 20
 
