@@ -48,12 +48,16 @@ def _template(name: str) -> str:
     return (SQL_DIR / "checks" / f"{name}.sql").read_text()
 
 
-def invariant_files() -> list[tuple[str, str, str]]:
-    """(table, check, sql) for every sql/checks/<table>__<check>.sql, the rules it names written out."""
+def invariant_files(changes: bool = False) -> list[tuple[str, str, str]]:
+    """(table, check, sql) for every sql/checks/<table>__<check>.sql, the rules it names written out. With
+    `changes`, an invariant that has a form scoped to a load of changes (sql/checks/among_changed/, same
+    name: the rows the load merged or retracted, and the rows those bear on) takes that form."""
     found = []
     for path in sorted((SQL_DIR / "checks").glob("*__*.sql")):
         table, check = path.stem.split("__", 1)
-        found.append((identifier(table), identifier(check), render_rules(path.read_text())))
+        scoped = path.parent / "among_changed" / path.name
+        chosen = scoped if changes and scoped.exists() else path
+        found.append((identifier(table), identifier(check), render_rules(chosen.read_text())))
     return found
 
 
@@ -72,8 +76,9 @@ def check_queries(
 ) -> list[tuple[str, str, str]]:
     """(table, check, sql) for every check of the catalog, ready to run. With `changes` (a load of the
     changes against the version the warehouse held, whose load passed every check), the key checks look
-    at the rows the load merged and the parents it retracted, which its staging tables still hold; the
-    invariants and the row counts still read every row."""
+    at the rows the load merged and the parents it retracted, which its staging tables still hold, and so
+    do the invariants written for it (sql/checks/among_changed/); the others and the row counts still read
+    every row."""
     queries = []
     for table in catalog.tables:
         name, keys, staging = qualified(table.name), table.primary_key, staging_table(table.name)
@@ -118,7 +123,7 @@ def check_queries(
             else:
                 query = _template("foreign_key_resolves").format(**fields, child=name)
             queries.append((table.name, f"foreign_key_{'_'.join(fk.columns)}_resolves", query))
-    queries += [(t, c, render_query(q, dialect, schema)) for t, c, q in invariant_files()]
+    queries += [(t, c, render_query(q, dialect, schema)) for t, c, q in invariant_files(changes)]
     return queries
 
 

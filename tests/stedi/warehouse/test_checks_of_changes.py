@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from stedi.warehouse.backends import backend_for
-from stedi.warehouse.catalog import load_catalog
+from stedi.warehouse.catalog import SQL_DIR, load_catalog
 from stedi.warehouse.checks import check_queries
 from stedi.warehouse.load import WarehouseCheckError, load_gold
 from tests.stedi.warehouse.synthetic_gold import write_gold
@@ -86,6 +86,58 @@ def test_a_retracted_customer_whose_rows_stay_fails_their_foreign_keys(loaded):
     }
 
 
+def test_a_merged_step_reading_of_a_customer_not_owning_the_device_fails_the_ownership_rule(loaded):
+    lake, url, expected = loaded
+    step = gold_rows(lake, "step_trainer_readings")[0]
+    other = next(c["customer_key"] for c in gold_rows(lake, "customers") if c["customer_key"] != step["customer_key"])
+    folder = changes(lake, {"step_trainer_readings": [{**step, "customer_key": other}]})
+    # the step no longer pairs with its owner's motion at that instant
+    expected = {**expected, "machine_learning_training_set": expected["machine_learning_training_set"] - 1}
+    assert failed_checks(url, lake, folder, expected) == {("step_trainer_readings", "owner_at_reading_time")}
+
+
+def test_a_retracted_ownership_under_held_readings_fails_the_ownership_rule(loaded):
+    lake, url, expected = loaded
+    ownership = gold_rows(lake, "device_ownerships")[0]
+    folder = changes(lake, {}, {"device_ownerships": [ownership]})
+    expected = {**expected, "device_ownerships": expected["device_ownerships"] - 1}
+    assert failed_checks(url, lake, folder, expected) == {("step_trainer_readings", "owner_at_reading_time")}
+
+
+def test_a_retracted_research_consent_under_held_examples_fails_consenting_customers_only(loaded):
+    lake, url, expected = loaded
+    consent = next(c for c in gold_rows(lake, "customer_consents") if c["consent_type"] == "research")
+    folder = changes(lake, {}, {"customer_consents": [consent]})
+    expected = {**expected, "customer_consents": expected["customer_consents"] - 1}
+    assert failed_checks(url, lake, folder, expected) == {
+        ("machine_learning_training_set", "consenting_customers_only")
+    }
+
+
+@pytest.mark.parametrize("merged", ["step_trainer_readings", "accelerometer_readings"])
+def test_a_merged_example_of_a_customer_without_research_consent_fails_consenting_customers_only(loaded, merged):
+    """A customer whose research consent went in an earlier load (the held warehouse is then made so):
+    a reading merged now that pairs into an example of theirs is one the scoped check looks at."""
+    lake, url, expected = loaded
+    step = gold_rows(lake, "step_trainer_readings")[0]
+    with duckdb.connect(url.removeprefix("duckdb:///")) as db:
+        db.execute(f"delete from stedi.customer_consents where customer_key = '{step['customer_key']}'")
+    row = (
+        step
+        if merged == "step_trainer_readings"
+        else next(
+            r
+            for r in gold_rows(lake, merged)
+            if (r["customer_key"], r["reading_at"]) == (step["customer_key"], step["reading_at"])
+        )
+    )
+    folder = changes(lake, {merged: [row]})
+    expected = {**expected, "customer_consents": expected["customer_consents"] - 1}
+    assert failed_checks(url, lake, folder, expected) == {
+        ("machine_learning_training_set", "consenting_customers_only")
+    }
+
+
 def test_the_key_checks_of_changes_count_the_merged_keys_redshift_would_not_refuse(tmp_path):
     """Redshift enforces no key (DuckDB and PostgreSQL refuse these rows themselves): the checks' queries
     count a merged key held twice and a merged row without its key, and not a duplicate the load did not
@@ -106,3 +158,14 @@ def test_the_key_checks_of_changes_count_the_merged_keys_redshift_would_not_refu
         return db.sql(queries[("devices", check)]).fetchone()[0]
 
     assert (offending("primary_key_unique"), offending("primary_key_not_null")) == (1, 1)
+
+
+def test_every_scoped_invariant_replaces_one_of_the_whole_ones():
+    """A file in sql/checks/among_changed/ whose name matches no invariant would never run."""
+    checks = SQL_DIR / "checks"
+    scoped = sorted(p.name for p in (checks / "among_changed").glob("*.sql"))
+    assert scoped and all((checks / name).exists() for name in scoped), scoped
+    queries = {(t, c): q for t, c, q in check_queries(load_catalog(), lambda n: f"stedi.{n}", "duckdb", "stedi", True)}
+    for name in scoped:
+        table, check = name.removesuffix(".sql").split("__", 1)
+        assert "staging_" in queries[(table, check)], name
