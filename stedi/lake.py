@@ -351,6 +351,11 @@ CHANGES = "_changes"
 PATCHES = "_patches"
 
 
+# A patched cell that only gains rows takes them in a file of its own beside its earlier files, until it
+# holds this many: it is then written whole again, in one file.
+MAX_CELL_FILES = 8
+
+
 def patch_keys_path(version_root: str, keys: str) -> str:
     return join(version_root, PATCHES, keys)
 

@@ -24,7 +24,8 @@ JOB = "gold"
 
 # Gold's reading tables are kept in day cells like the silver tables they come from: a gold built on the
 # previous version rebuilds the cells silver rebuilt, patches those silver patched (the rows of silver's
-# changed customers or devices built again, the others kept) and carries the others. The customer tables
+# changed customers or devices built again, the others kept; a cell that only gains rows takes them in a
+# file of its own) and carries the others. The customer tables
 # are small and built whole.
 CELL_TABLES = {"accelerometer_readings": "accelerometer_trusted", "step_trainer_readings": "step_trainer_trusted"}
 Cells = set[str] | None  # None: every cell
@@ -84,6 +85,10 @@ def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWi
         {name: set(patched.get(table, [])) for name, table in CELL_TABLES.items()},
         {name: lake.patch_keys_path(root, keys) for name, keys in PATCHED_BY.items()},
     )
+
+
+def _cells_of(rows: DataFrame) -> set[str]:
+    return {row[CELL] for row in rows.select(reading_day(F.col("reading_at")).alias(CELL)).distinct().collect()}
 
 
 def changes_path(version_root: str, table: str, kind: str) -> str:
@@ -155,11 +160,17 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         rebuilt = None if base is None else base.rebuilt[name]
         patched = set() if base is None else base.patched[name]
         schema = df.drop(CELL).schema
+        rewritten: set[str] = set()
+        if patched:  # written whole: the patched cells whose previous rows the patch builds again, or crowded
+            assert earlier is not None
+            theirs = patched_rows(name, lake.read_cells(spark, earlier, patched, schema))
+            crowded = {cell for cell, files in lake.table_cells(earlier).items() if len(files) >= lake.MAX_CELL_FILES}
+            rewritten = _cells_of(theirs) | (crowded & patched)
         if rebuilt is not None:
             assert earlier is not None
-            lake.carry_cells(earlier, path, rebuilt | patched)
-        if patched:  # the rows of a patched cell that the patch does not build again: the previous version's
-            kept = patched_rows(name, lake.read_cells(spark, earlier, patched, schema), "left_anti")
+            lake.carry_cells(earlier, path, rebuilt | rewritten)
+        if rewritten:  # their rows that the patch does not build again: the previous version's
+            kept = patched_rows(name, lake.read_cells(spark, earlier, rewritten, schema), "left_anti")
             df = df.unionByName(kept.withColumn(CELL, reading_day(F.col("reading_at"))))
         lake.write_cells(df, path, zone.scratch(f"{name}-cells"))
         if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):

@@ -124,7 +124,8 @@ class _Publisher:
         path, schema = self.zone.path(table), df.drop(CELL).schema
         patched = patch.cells if patch is not None else set()
         if rebuilt is not None and self.basis is not None:
-            lake.carry_cells(self.basis.table(self.args, table), path, rebuilt | patched)
+            rewritten = patch.rewritten if patch is not None else set()
+            lake.carry_cells(self.basis.table(self.args, table), path, rebuilt | rewritten)
         lake.write_cells(df, path, self.zone.scratch(f"{table}-cells"))
         written = self.read(table, rebuilt)
         if patch is not None and patched:
@@ -170,10 +171,13 @@ class _Patch:
 
 @dataclass(frozen=True)
 class _Written:
-    """A reading table's patched cells as `_Publisher.cells` checks them: `rows` picks, of the rows
-    written there, those the patch built again, which are all the rows of the keys in columns `by`."""
+    """A reading table's patched cells as `_Publisher.cells` writes and checks them. `rows` picks, of a
+    cell's rows, those the patch builds again, which are all the rows of the keys in columns `by`. The
+    cells `rewritten` held such rows in the previous version, and are written whole; in the others the
+    patch only adds rows, in a file of their own beside the previous version's files, which are linked."""
 
     cells: set[str]
+    rewritten: set[str]
     rows: Callable[[DataFrame], DataFrame]
     by: tuple[str, ...]
 
@@ -223,6 +227,18 @@ def _earlier_cells(spark: SparkSession, base: Basis | None, args: JobArgs, table
     assert base is not None
     rows = lake.read_cells(spark, base.table(args, table), cells, CONTRACTS[table].to_structtype())
     return rows.withColumn(CELL, reading_day(F.col("reading_at")))
+
+
+def _losing(base: Basis | None, args: JobArgs, table: str, cells: set[str], losing: set[str]) -> set[str]:
+    """Of a table's patched `cells`, those to write whole: the `losing` ones, where the previous version
+    holds rows of the patch's keys, and those that hold lake.MAX_CELL_FILES files already."""
+    assert base is not None
+    earlier = lake.table_cells(base.table(args, table))
+    return (losing | {cell for cell, files in earlier.items() if len(files) >= lake.MAX_CELL_FILES}) & cells
+
+
+def _days_of(rows: DataFrame) -> set[str]:
+    return _cells_of(rows.withColumn(CELL, reading_day(F.col("reading_at"))))
 
 
 def _patch_counts(base: Basis, source: str, before: DataFrame, after: DataFrame) -> dict[str, dict[str, int]]:
@@ -307,6 +323,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         # Readings of a customer whose newest record changed (consent, or a first record) may change fate:
         # in the days bronze did not rewrite, only theirs are classified again (a patch).
         reading_cells: Cells = None if base is None else base.bronze_cells["accelerometer"]
+        losing: dict[str, set[str]] = {"accelerometer": set(), "step_trainer": set()}  # days patches take rows from
         people = _none(spark, "customer_email")
         if base is not None:
             earlier_current = earlier("customer_current")
@@ -323,17 +340,20 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         reading_counts = pool.submit(counts_by_cell, readings)
-        trusted_readings = accepted(readings)
+        trusted_readings, theirs, rewritten = accepted(readings), _semi(people, "customer_email"), set()
         if reading_patch.cells:
             assert base is not None
             reclassified = reading_patch.rows.transform(classify_accelerometer(current, args.consent_policy))
             before = reading_patch.rows.transform(classify_accelerometer(earlier_current, args.consent_policy))
             reading_patch_counts = pool.submit(_patch_counts, base, "accelerometer", before, reclassified)
-            kept = _earlier_cells(spark, base, args, "accelerometer_trusted", reading_patch.cells)
+            # the previous version's rows of these customers: their readings as classified then
+            losing["accelerometer"] = _days_of(accepted(before))
+            rewritten = _losing(base, args, "accelerometer_trusted", reading_patch.cells, losing["accelerometer"])
+            kept = _earlier_cells(spark, base, args, "accelerometer_trusted", rewritten)
             trusted_readings = trusted_readings.unionByName(
                 kept.join(F.broadcast(people), "customer_email", "left_anti")
             ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
-        theirs = _Written(reading_patch.cells, _semi(people, "customer_email"), ("customer_email",))
+        theirs = _Written(reading_patch.cells, rewritten, theirs, ("customer_email",))
         accelerometer_trusted = publish.cells("accelerometer_trusted", trusted_readings, reading_cells, theirs)
 
         curate = curate_customers(accelerometer_trusted)
@@ -366,7 +386,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         step_counts = pool.submit(counts_by_cell, steps)
-        trusted_steps = accepted(steps)
+        trusted_steps, theirs, rewritten = accepted(steps), _semi(devices, "serial_number"), set()
         if step_patch.cells:
             assert base is not None
             reclassified = step_patch.rows.transform(classify_steps)
@@ -374,11 +394,13 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
                 classify_step_trainer(earlier_ownership, earlier_curated, args.consent_policy)
             )
             step_patch_counts = pool.submit(_patch_counts, base, "step_trainer", before, reclassified)
-            kept = _earlier_cells(spark, base, args, "step_trainer_trusted", step_patch.cells)
+            losing["step_trainer"] = _days_of(accepted(before))
+            rewritten = _losing(base, args, "step_trainer_trusted", step_patch.cells, losing["step_trainer"])
+            kept = _earlier_cells(spark, base, args, "step_trainer_trusted", rewritten)
             trusted_steps = trusted_steps.unionByName(
                 kept.join(F.broadcast(devices), "serial_number", "left_anti")
             ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
-        theirs = _Written(step_patch.cells, _semi(devices, "serial_number"), ("serial_number",))
+        theirs = _Written(step_patch.cells, rewritten, theirs, ("serial_number",))
         publish.cells("step_trainer_trusted", trusted_steps, step_cells, theirs)
 
         # A pair is a step and a motion at one instant: the days either side rebuilt, built again; in a
@@ -391,7 +413,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         if pair_cells is not None:
             pair_patch = (reading_patch.cells | step_patch.cells) - pair_cells
         keys = people.select(pseudonym(F.col("customer_email")).alias("customer_key"))
-        patched_pairs = _either((devices, "serial_number"), (keys, "customer_key"))
+        patched_pairs, rewritten = _either((devices, "serial_number"), (keys, "customer_key")), set()
         if pair_patch:
             patched_steps = _either((devices, "serial_number"), (people, "customer_email"))(
                 publish.read("step_trainer_trusted", pair_patch)
@@ -399,13 +421,15 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             motions = publish.read("accelerometer_trusted", pair_patch).join(
                 F.broadcast(patched_steps.select("customer_email").distinct()), "customer_email", "left_semi"
             )
-            earlier_pairs = _earlier_cells(spark, base, args, "machine_learning_curated", pair_patch).drop(CELL)
+            # a previous pair of a patched device or customer: in a day where its step or motion was
+            rewritten = _losing(base, args, "machine_learning_curated", pair_patch, set().union(*losing.values()))
+            earlier_pairs = _earlier_cells(spark, base, args, "machine_learning_curated", rewritten).drop(CELL)
             kept = earlier_pairs.join(F.broadcast(devices), "serial_number", "left_anti").join(
                 F.broadcast(keys), "customer_key", "left_anti"
             )
             training = training.unionByName(patched_steps.transform(pair_readings(motions, pseudonym)))
             training = training.unionByName(kept)
-        theirs = _Written(pair_patch, patched_pairs, ("serial_number", "customer_key"))
+        theirs = _Written(pair_patch, rewritten, patched_pairs, ("serial_number", "customer_key"))
         publish.cells(
             "machine_learning_curated", training.withColumn(CELL, reading_day(F.col("reading_at"))), pair_cells, theirs
         )

@@ -323,27 +323,59 @@ def test_a_new_day_of_readings_rebuilds_that_day_only(incremental, tmp_path):
     assert warehouse_differences(reference / "warehouse.duckdb", warehouse) == {}
 
 
-@pytest.mark.parametrize("incremental", ["by-date"], indirect=True)  # two runs more: one split
-def test_a_withdrawn_consent_patches_the_days_of_that_customers_readings(incremental, tmp_path):
-    """A newer record of one customer withdraws research consent: silver and gold rebuild no day whole.
-    The days of that customer's readings are patched: their rows are classified again, every other row
-    of those days is the previous version's, and every other day's files are linked. The result is still
-    a full rebuild's."""
+def _newer_record(lake: Path, email: str, change: dict) -> str:
+    """The newest customer record of `email` that bronze holds, with `change`, newer than any."""
+    (raw,) = duckdb.sql(
+        f"select _raw_record from '{lake}/bronze/customer/*.parquet' where lower(trim(email)) = '{email}' "
+        "order by lastUpdateDate desc limit 1"
+    ).fetchone()
+    return json.dumps(json.loads(raw) | change | {"lastUpdateDate": LATER + 1})
+
+
+def _new_files_by_cell(lake: Path, zone: str, table: str) -> tuple[set[str], set[str]]:
+    """The cells of the files the zone's current version wrote itself, and of those it linked (same inode
+    as the previous version's)."""
+    manifest = json.loads((lake / zone / "_zone.json").read_text())
+    previous = next(v for v in (lake / "_zones" / zone).iterdir() if v.name != manifest["version"])
+    earlier = {p.name: p.stat().st_ino for p in (previous / table).iterdir()}
+    now = {p.name: p.stat().st_ino for p in (lake / zone / table).iterdir()}
+    written = {name.split("--")[0] for name, inode in now.items() if earlier.get(name) != inode}
+    linked = {name.split("--")[0] for name, inode in now.items() if earlier.get(name) == inode}
+    return written, linked
+
+
+@pytest.mark.parametrize("incremental", ["by-date"], indirect=True)  # four runs more: one split
+@pytest.mark.parametrize("consent", ["withdrawn", "given"])
+def test_a_changed_consent_patches_the_days_of_that_customers_readings(incremental, tmp_path, consent):
+    """A newer record of one customer withdraws (or gives) research consent: silver and gold rebuild no
+    day whole. The days of that customer's readings are patched: their readings are classified again,
+    the day's other rows are the previous version's. A day that loses rows is written whole; one that
+    only gains rows (a consent given) keeps its files, linked, and takes the new rows in a file of their
+    own. Every other day's files are linked. The result is still a full rebuild's."""
     landing, lake, warehouse = incremental["landing"], tmp_path / "lake", tmp_path / "warehouse.duckdb"
     shutil.copytree(incremental["lake"], lake, symlinks=True)
     shutil.copy(incremental["warehouse"], warehouse)
     db = duckdb.connect()
-    email, days = db.sql(
-        f"select customer_email, list(distinct strftime(reading_at, '%Y-%m-%d') order by 1) "
-        f"from '{lake}/silver/accelerometer_trusted/*.parquet' group by 1 order by count(*) desc, 1 limit 1"
-    ).fetchone()
-    (raw,) = db.sql(
-        f"select _raw_record from '{lake}/bronze/customer/*.parquet' where lower(trim(email)) = '{email}' "
-        "order by lastUpdateDate desc limit 1"
-    ).fetchone()
-    withdrawn = json.loads(raw) | {"shareWithResearchAsOfDate": None, "lastUpdateDate": LATER + 1}
-    new_file = landing / "customer" / "landing" / "customer-withdrawal.json"
-    new_file.write_text(json.dumps(withdrawn) + "\n")
+    silver_rows, bronze_rows = (
+        f"'{lake}/silver/accelerometer_trusted/*.parquet'",
+        f"'{lake}/bronze/accelerometer/*.parquet'",
+    )
+    if consent == "withdrawn":  # the customer with the most trusted readings
+        email, days = db.sql(
+            f"select customer_email, list(distinct strftime(reading_at, '%Y-%m-%d') order by 1) "
+            f"from {silver_rows} group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchone()
+        record = _newer_record(lake, email, {"shareWithResearchAsOfDate": None})
+    else:  # a known customer without consent, whose readings bronze holds
+        email, days = db.sql(
+            f'select lower(trim("user")) as email, list(distinct strftime(make_timestamp("timestamp" * 1000), '
+            f"'%Y-%m-%d') order by 1) from {bronze_rows} where email in (select customer_email from "
+            f"'{lake}/silver/customer_current/*.parquet' where research_consent_at is null) group by 1 "
+            "order by count(*) desc, 1 limit 1"
+        ).fetchone()
+        record = _newer_record(lake, email, {"shareWithResearchAsOfDate": 1_600_000_000_000})
+    new_file = landing / "customer" / "landing" / f"customer-consent-{consent}.json"
+    new_file.write_text(record + "\n")
     try:
         summary, reference = run(landing, lake, warehouse), tmp_path / "full"
         full_summary = run(landing, reference / "lake", reference / "warehouse.duckdb")
@@ -352,20 +384,16 @@ def test_a_withdrawn_consent_patches_the_days_of_that_customers_readings(increme
     assert summary["mode"] == "incremental" and summary["new_files"]["customer"] == 1
     silver = json.loads((lake / "silver" / "_zone.json").read_text())["built_from"]
     assert silver["rebuilt_cells"] == {name: [] for name in silver["rebuilt_cells"]}
-    assert set(silver["patched_cells"]["accelerometer_trusted"]) >= set(days)  # and their filtered readings' days
+    assert set(silver["patched_cells"]["accelerometer_trusted"]) >= set(days)
     for zone, table in (("silver", "accelerometer_trusted"), ("gold", "accelerometer_readings")):
-        manifest = json.loads((lake / zone / "_zone.json").read_text())
-        previous = next(v for v in (lake / "_zones" / zone).iterdir() if v.name != manifest["version"])
-        earlier = {p.name: p.stat().st_ino for p in (previous / table).iterdir()}
-        now = {p.name: p.stat().st_ino for p in (lake / zone / table).iterdir()}
-        written = {name.split("--")[0] for name, inode in now.items() if earlier.get(name) != inode}
-        assert written == set(silver["patched_cells"]["accelerometer_trusted"]), (zone, table)
-    left = db.sql(
-        f"select count(*) from '{lake}/silver/accelerometer_trusted/*.parquet' where customer_email = '{email}'"
-    )
-    assert left.fetchone()[0] == 0
+        written, linked = _new_files_by_cell(lake, zone, table)
+        assert written == set(days), (zone, table)
+        # withdrawn: those days are written whole; given: they keep their earlier files too
+        assert (linked & set(days) == set(days)) == (consent == "given"), (zone, table)
+    theirs = db.sql(f"select count(*) from {silver_rows} where customer_email = '{email}'").fetchone()[0]
+    assert (theirs == 0) == (consent == "withdrawn")
     moved = summary["changes"]["accelerometer"]
-    assert moved["accepted"] < 0 and moved["filtered: customer_not_consenting"] == -moved["accepted"]
+    assert moved["filtered: customer_not_consenting"] == -moved["accepted"] != 0
     assert full_summary["mode"] == "full"
     assert differences(reference / "lake", lake) == {}
     assert warehouse_differences(reference / "warehouse.duckdb", warehouse) == {}
