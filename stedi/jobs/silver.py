@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,6 +241,52 @@ def _days_of(rows: DataFrame) -> set[str]:
     return _cells_of(rows.withColumn(CELL, reading_day(F.col("reading_at"))))
 
 
+@dataclass(frozen=True)
+class _Patched:
+    """What a patch makes of a reading table's patched cells: the rows to write there (`rows`, with CELL),
+    the cells `rewritten` whole, the cells `losing` rows of the patch's keys, and their left-out counts."""
+
+    rows: DataFrame | None
+    rewritten: set[str]
+    losing: set[str]
+    counted: Future[dict[str, dict[str, int]]] | None
+
+    @classmethod
+    def none(cls) -> _Patched:
+        return cls(None, set(), set(), None)
+
+    def added_to(self, trusted: DataFrame) -> DataFrame:
+        return trusted if self.rows is None else trusted.unionByName(self.rows)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {} if self.counted is None else self.counted.result()
+
+
+def _apply(
+    pool: ThreadPoolExecutor,
+    spark: SparkSession,
+    base: Basis | None,
+    args: JobArgs,
+    source: str,
+    patch: _Patch,
+    keys: DataFrame,
+    now: Callable[[DataFrame], DataFrame],
+    then: Callable[[DataFrame], DataFrame],
+) -> _Patched:
+    """A source's `patch`: its bronze readings classified `now` (accepted, they are written) and as the
+    previous version classified them (`then`: the days they leave, and the counts they move). Of a cell
+    rewritten whole, the previous version's rows of other `keys` (a one-column frame) are kept."""
+    assert base is not None and patch.rows is not None
+    table = TRUSTED_TABLE[source]
+    reclassified, before = patch.rows.transform(now), patch.rows.transform(then)
+    counted = pool.submit(_patch_counts, base, source, before, reclassified)
+    losing = _days_of(accepted(before))  # the previous version's rows of these keys
+    rewritten = _losing(base, args, table, patch.cells, losing)
+    kept = _earlier_cells(spark, base, args, table, rewritten).join(F.broadcast(keys), keys.columns[0], "left_anti")
+    rows = kept.unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
+    return _Patched(rows, rewritten, losing, counted)
+
+
 def _patch_counts(base: Basis, source: str, before: DataFrame, after: DataFrame) -> dict[str, dict[str, int]]:
     """The left-out counts of a patch's days: the previous version's, less the patched readings' as they
     were classified then (`before`), plus theirs now (`after`)."""
@@ -323,7 +369,6 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         # Readings of a customer whose newest record changed (consent, or a first record) may change fate:
         # in the days bronze did not rewrite, only theirs are classified again (a patch).
         reading_cells: Cells = None if base is None else base.bronze_cells["accelerometer"]
-        losing: dict[str, set[str]] = {"accelerometer": set(), "step_trainer": set()}  # days patches take rows from
         people = _none(spark, "customer_email")
         if base is not None:
             earlier_current = earlier("customer_current")
@@ -340,21 +385,16 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         reading_counts = pool.submit(counts_by_cell, readings)
-        trusted_readings, theirs, rewritten = accepted(readings), _semi(people, "customer_email"), set()
+        reading_patched = _Patched.none()
         if reading_patch.cells:
-            assert base is not None
-            reclassified = reading_patch.rows.transform(classify_accelerometer(current, args.consent_policy))
-            before = reading_patch.rows.transform(classify_accelerometer(earlier_current, args.consent_policy))
-            reading_patch_counts = pool.submit(_patch_counts, base, "accelerometer", before, reclassified)
-            # the previous version's rows of these customers: their readings as classified then
-            losing["accelerometer"] = _days_of(accepted(before))
-            rewritten = _losing(base, args, "accelerometer_trusted", reading_patch.cells, losing["accelerometer"])
-            kept = _earlier_cells(spark, base, args, "accelerometer_trusted", rewritten)
-            trusted_readings = trusted_readings.unionByName(
-                kept.join(F.broadcast(people), "customer_email", "left_anti")
-            ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
-        theirs = _Written(reading_patch.cells, rewritten, theirs, ("customer_email",))
-        accelerometer_trusted = publish.cells("accelerometer_trusted", trusted_readings, reading_cells, theirs)
+            now, then = (classify_accelerometer(c, args.consent_policy) for c in (current, earlier_current))
+            reading_patched = _apply(pool, spark, base, args, "accelerometer", reading_patch, people, now, then)
+        theirs = _Written(
+            reading_patch.cells, reading_patched.rewritten, _semi(people, "customer_email"), ("customer_email",)
+        )
+        accelerometer_trusted = publish.cells(
+            "accelerometer_trusted", reading_patched.added_to(accepted(readings)), reading_cells, theirs
+        )
 
         curate = curate_customers(accelerometer_trusted)
         customer_curated = publish("customer_curated", customer_trusted.result().transform(curate))
@@ -386,22 +426,12 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             .cache()
         )
         step_counts = pool.submit(counts_by_cell, steps)
-        trusted_steps, theirs, rewritten = accepted(steps), _semi(devices, "serial_number"), set()
+        step_patched = _Patched.none()
         if step_patch.cells:
-            assert base is not None
-            reclassified = step_patch.rows.transform(classify_steps)
-            before = step_patch.rows.transform(
-                classify_step_trainer(earlier_ownership, earlier_curated, args.consent_policy)
-            )
-            step_patch_counts = pool.submit(_patch_counts, base, "step_trainer", before, reclassified)
-            losing["step_trainer"] = _days_of(accepted(before))
-            rewritten = _losing(base, args, "step_trainer_trusted", step_patch.cells, losing["step_trainer"])
-            kept = _earlier_cells(spark, base, args, "step_trainer_trusted", rewritten)
-            trusted_steps = trusted_steps.unionByName(
-                kept.join(F.broadcast(devices), "serial_number", "left_anti")
-            ).unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
-        theirs = _Written(step_patch.cells, rewritten, theirs, ("serial_number",))
-        publish.cells("step_trainer_trusted", trusted_steps, step_cells, theirs)
+            then = classify_step_trainer(earlier_ownership, earlier_curated, args.consent_policy)
+            step_patched = _apply(pool, spark, base, args, "step_trainer", step_patch, devices, classify_steps, then)
+        theirs = _Written(step_patch.cells, step_patched.rewritten, _semi(devices, "serial_number"), ("serial_number",))
+        publish.cells("step_trainer_trusted", step_patched.added_to(accepted(steps)), step_cells, theirs)
 
         # A pair is a step and a motion at one instant: the days either side rebuilt, built again; in a
         # patched day, the pairs of a patched step or motion (its device's, or its customer's).
@@ -422,7 +452,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
                 F.broadcast(patched_steps.select("customer_email").distinct()), "customer_email", "left_semi"
             )
             # a previous pair of a patched device or customer: in a day where its step or motion was
-            rewritten = _losing(base, args, "machine_learning_curated", pair_patch, set().union(*losing.values()))
+            losing = reading_patched.losing | step_patched.losing
+            rewritten = _losing(base, args, "machine_learning_curated", pair_patch, losing)
             earlier_pairs = _earlier_cells(spark, base, args, "machine_learning_curated", rewritten).drop(CELL)
             kept = earlier_pairs.join(F.broadcast(devices), "serial_number", "left_anti").join(
                 F.broadcast(keys), "customer_key", "left_anti"
@@ -435,10 +466,8 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         )
         earlier_counts = base.built_from["cells"] if base is not None else {}
         counted = {"accelerometer": reading_counts.result(), "step_trainer": step_counts.result()}
-        if reading_patch.cells:
-            counted["accelerometer"] |= reading_patch_counts.result()
-        if step_patch.cells:
-            counted["step_trainer"] |= step_patch_counts.result()
+        counted["accelerometer"] |= reading_patched.counts()
+        counted["step_trainer"] |= step_patched.counts()
         by_cell = {
             "accelerometer": _merge_counts(
                 earlier_counts.get("accelerometer", {}),
