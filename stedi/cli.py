@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stedi import generate
+from stedi.prefect_api import DEFAULT_IDLE_MINUTES, IDLE_MINUTES_ENV
 from stedi.secrets import move_password_to_environment
 from stedi.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, default_of, parameters
 from stedi.text import one_line
@@ -126,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect to no warehouse: print, as SQL, the statements a load into a Redshift holding none of this "
         "gold would run (the stage, if any, is filled as for a load, so the COPYs name files that exist)",
     )
+    ui = commands.add_parser(
+        "ui",
+        parents=common,
+        help="print the address of the Prefect UI that shows the runs of `stedi run` (--stop: end its server)",
+        description="Print the address of the Prefect UI where the runs of `stedi run` are: the configured "
+        "server's (PREFECT_API_URL), else the local server's, started if none is up. The local server ends by "
+        f"itself once no run has used it for {IDLE_MINUTES_ENV} minutes (default {DEFAULT_IDLE_MINUTES:g}).",
+    )
+    ui.add_argument("--stop", action="store_true", help="end the local server now (the runs it recorded are kept)")
     _add_deploy(commands, common)
     generate.add_parser(commands)
     return parser
@@ -262,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _deploy_glue(args)
     if args.command == "load":
         return _load(parser, args)
+    if args.command == "ui":
+        return _ui(parser, args)
     if args.command == "generate":
         return generate.run_command(args)
     parser.error(f"unknown command {args.command!r}")
@@ -360,6 +372,36 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from stedi.prefect_api import LocalServer, configured_api_url, idle_minutes, stop_local_server, ui_url
+
+    quiet = args.verbosity == "quiet"
+    if args.stop:
+        stopped = stop_local_server()
+        if not quiet:
+            print(f"stopped the local Prefect server at {ui_url(stopped)}" if stopped else "no local Prefect server up")
+        return 0
+    configured = configured_api_url()
+    if configured:  # Prefect Cloud's API URL names a workspace, whose UI is app.prefect.cloud's
+        print(ui_url(configured) if "api.prefect.cloud" not in configured else "https://app.prefect.cloud")
+        return 0
+    try:
+        idle = idle_minutes()
+    except ValueError as error:
+        parser.exit(EXIT_USAGE, f"stedi ui: error: {error}\n")
+    if idle == 0:
+        parser.exit(EXIT_USAGE, f"stedi ui: error: {IDLE_MINUTES_ENV}=0: each run's Prefect API ends with the run\n")
+    server = LocalServer(idle)
+    try:
+        server.wait_until_healthy()
+    finally:
+        server.stop()  # its idle time counts from now
+    print(ui_url(server.url))
+    if not quiet:
+        print(f"(the local Prefect server; it ends once no run has used it for {idle:g} minutes)", file=sys.stderr)
+    return 0
+
+
 def _load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from stedi import lake
     from stedi.warehouse.load import load_lake
@@ -416,15 +458,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from stedi import run_log
     from stedi.local_session import start_session_in_background
-    from stedi.prefect_api import start_temporary_api
+    from stedi.prefect_api import idle_minutes, start_api
     from stedi.secrets import redact
     from stedi.spark import JavaMissingError, JvmLog, require_java
 
     try:
         if settings.engine == "spark":
             require_java()
+        idle = idle_minutes()
         log = run_log.new_run_log(settings.lake, args.verbosity)
-    except JavaMissingError as error:
+    except (JavaMissingError, ValueError) as error:
         parser.exit(EXIT_USAGE, f"stedi run: error: {error}\n")
     except OSError as error:
         parser.exit(
@@ -432,11 +475,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     # Three start-ups overlap: the engine's, Prefect's API and the flow's imports.
     start_session_in_background(settings.engine, jvm_log=JvmLog(log.spark, log.spark_console_level))
-    api = start_temporary_api(log.prefect_api)
+    api = start_api(idle, log.prefect_api)
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed, render
 
-    run_log.configure(log, temporary_api=api is not None)
+    run_log.configure(log, links=api is None or api.serves_ui)
     try:
         with api.serving() if api is not None else contextlib.nullcontext():
             if api is not None:

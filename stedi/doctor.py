@@ -241,7 +241,10 @@ def _warehouse_stage(stage: str) -> Check:
 def _prefect() -> Check:
     url = os.environ.get("PREFECT_API_URL") or _profile_api_url()
     if not url:
-        return Check("ok", "prefect", "no server configured: each `stedi run` starts a temporary Prefect API")
+        try:
+            return Check("ok", "prefect", _local_api())
+        except ValueError as error:
+            return Check("FAIL", "prefect", str(error), "give minutes, or unset it (default: 30)")
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5) as response:
             healthy = response.status == 200
@@ -260,6 +263,17 @@ def _prefect() -> Check:
             "start the server (`prefect server start`), or unset PREFECT_API_URL",
         )
     return Check("ok" if healthy else "FAIL", "prefect", f"the Prefect API at {url} answers")
+
+
+def _local_api() -> str:
+    """What `stedi run` will use with no server configured: the local server (up or not), or a temporary API."""
+    from stedi.prefect_api import IDLE_MINUTES_ENV, idle_minutes, prefect_home, read_state, ui_url
+
+    if idle_minutes() == 0:
+        return f"no server configured ({IDLE_MINUTES_ENV}=0): each `stedi run` starts a temporary Prefect API"
+    state = read_state(prefect_home())
+    where = f"up, UI at {ui_url(state['url'])}" if state else "not up: the next `stedi run` starts it"
+    return f"no server configured: `stedi run` uses the local Prefect server ({where})"
 
 
 def _profile_api_url() -> str | None:

@@ -7,6 +7,10 @@ children run under `python -m stedi.lifecycle -m MODULE ARGS...`, which does the
 module that ends cleanly on SIGTERM (the temporary Prefect API's uvicorn). Nothing to clean up, no
 process to poll: the end of the parent is the signal.
 
+The one process meant to outlive `stedi`, the local Prefect server (stedi.prefect_api.LocalServer), runs
+under `python -m stedi.lifecycle --idle-minutes M --lease FILE --state FILE -m ...` instead: it ends once
+no run has held the lease for M minutes (`end_when_idle`).
+
 The parent: SIGINT and SIGTERM raise `Interrupted` in the main thread, so that the run unwinds (Prefect
 records the crash, the JVM and the API are stopped) instead of dying where it stands, as Python's default
 SIGTERM would, leaving no chance to stop anything.
@@ -14,6 +18,8 @@ SIGTERM would, leaving no chance to stop anything.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import runpy
 import signal
@@ -21,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -137,11 +144,60 @@ def end_on_stdin_eof(grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
     return thread
 
 
+def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
+    """End this process as SIGTERM does once no process has used it for `idle_s` seconds.
+
+    Its users hold a shared flock on `lease` while they use it, and touch the file when they take and
+    leave it. When this process can lock it exclusively (no user) and it was last touched `idle_s` ago,
+    it removes `state` (the file that names it to users, if it still does) and ends, keeping the lock
+    until it has ended: a user arriving meanwhile waits, then finds no state and starts a new server.
+    """
+
+    def watch() -> None:
+        import fcntl
+
+        step = min(5.0, max(idle_s / 4, 0.1))
+        with lease.open("a") as handle:
+            while True:
+                time.sleep(step)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # in use
+                if time.time() - os.stat(handle.fileno()).st_mtime >= idle_s:
+                    break
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(state.read_text()).get("pid") == os.getpid():
+                    state.unlink()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(grace_s)
+            os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
+
+    thread = threading.Thread(target=watch, name="end-when-idle", daemon=True)
+    thread.start()
+    return thread
+
+
+_USAGE = (
+    "usage: python -m stedi.lifecycle [--idle-minutes M --lease FILE --state FILE] -m MODULE [ARGS...]\n"
+    "(without --idle-minutes, standard input is a pipe from the parent)"
+)
+
+
 def main(argv: Sequence[str]) -> None:
-    """`python -m stedi.lifecycle -m MODULE ARGS...`: run MODULE as `python -m` would, ending on stdin EOF."""
+    """`python -m stedi.lifecycle -m MODULE ARGS...`: run MODULE as `python -m` would, ending on stdin EOF
+    or, with `--idle-minutes M --lease FILE --state FILE` first, once idle for M minutes."""
+    argv = list(argv)
+    if argv[:1] == ["--idle-minutes"]:
+        if len(argv) < 6 or argv[2] != "--lease" or argv[4] != "--state":
+            sys.exit(_USAGE)
+        end_when_idle(Path(argv[3]), Path(argv[5]), float(argv[1]) * 60)
+        argv = argv[6:]
+    else:
+        end_on_stdin_eof()
     if len(argv) < 2 or argv[0] != "-m":
-        sys.exit("usage: python -m stedi.lifecycle -m MODULE [ARGS...] (standard input: a pipe from the parent)")
-    end_on_stdin_eof()
+        sys.exit(_USAGE)
     module, *args = argv[1:]
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

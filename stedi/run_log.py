@@ -40,7 +40,7 @@ class RunLog:
 
     @property
     def prefect_api(self) -> Path:
-        """What the temporary Prefect API prints."""
+        """What the temporary Prefect API prints (the local server has a log of its own: stedi.prefect_api)."""
         return self.folder / "prefect-api.log"
 
     @property
@@ -131,16 +131,16 @@ class RedactingFormatter(logging.Formatter):
 
 
 class _NoLinkToTemporaryApi(logging.Filter):
-    """Drops Prefect's `View at http://...` line: it would point at the temporary API, which serves no UI
+    """Drops Prefect's `View at http://...` line: it would point at a temporary API, which serves no UI
     and is gone once the command ends."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("View at ")
 
 
-def configure(log: RunLog, temporary_api: bool = False) -> None:
+def configure(log: RunLog, links: bool = True) -> None:
     """Route this process's logging as the module docstring says; call after Prefect set up its logging.
-    With `temporary_api`, no log line links to it."""
+    Without `links` (the API serves no UI), no log line links to it."""
     from prefect.logging.formatters import PrefectFormatter
     from prefect.logging.handlers import PrefectConsoleHandler
 
@@ -154,7 +154,7 @@ def configure(log: RunLog, temporary_api: bool = False) -> None:
     )
     root = logging.getLogger()
     root.addHandler(file_handler)
-    if temporary_api:
+    if not links:
         for handler in _all_handlers():
             handler.addFilter(_NoLinkToTemporaryApi())
     for name in ("stedi", "flows", "tasks", "schemas", "deployments"):  # the project's own records, INFO up

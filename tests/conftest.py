@@ -18,6 +18,10 @@ from pyspark.sql import SparkSession
 from stedi.settings import DEFAULT_ENGINE
 from stedi.spark import build_session, start_sail
 
+# The suite's `stedi run`s each start a temporary Prefect API that ends with them, so that no test leaves a
+# process behind; the local server that lasts between runs has tests of its own (tests/stedi/test_prefect_api.py).
+os.environ["STEDI_PREFECT_API_IDLE_MINUTES"] = "0"
+
 # Spark turns naive Python datetimes into instants with the process's zone; the pipeline runs in UTC.
 os.environ["TZ"] = "UTC"
 time.tzset()

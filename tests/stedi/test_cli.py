@@ -97,3 +97,15 @@ def test_a_dry_run_is_for_redshift_whose_load_cannot_be_tried_here(tmp_path):
     refused = stedi("load", "--dry-run", "--lake", str(tmp_path / "lake"), "--warehouse", f"duckdb:///{tmp_path}/w.db")
     assert refused.returncode == 2
     assert "--dry-run prints what would reach Redshift" in refused.stderr
+
+
+def test_the_local_prefect_server_is_stopped_on_request_and_a_bad_idle_time_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    stopped = stedi("ui", "--stop")
+    assert stopped.returncode == 0 and stopped.stdout == "no local Prefect server up\n"
+    monkeypatch.setenv("STEDI_PREFECT_API_IDLE_MINUTES", "soon")
+    for command in (["ui"], ["run", "--lake", str(tmp_path / "lake")]):
+        result = stedi(*command)
+        assert result.returncode == 2 and "STEDI_PREFECT_API_IDLE_MINUTES='soon'" in result.stderr, result.stderr
+    assert not (tmp_path / "lake").exists()
