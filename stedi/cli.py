@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -478,6 +479,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     api = start_api(idle, log.prefect_api)
     from flows.stedi_lakehouse import stedi_lakehouse
     from stedi.summary import RunFailed, render
+
+    # What is imported by now (Prefect, pydantic, Spark's client) lives as long as the process: frozen out
+    # of the cyclic collector's generations, it is not walked again by each collection during the run
+    # and at exit (a sample run: 5.3 s against 4.7 s, median of eight, local server up).
+    gc.freeze()
 
     run_log.configure(log, links=api is None or api.serves_ui)
     try:
