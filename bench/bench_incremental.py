@@ -32,6 +32,8 @@ from pathlib import Path
 
 from bench_scale import STEDI, Measured, measure
 
+from stedi.prefect_api import IDLE_MINUTES_ENV, stop_local_server
+
 SOURCES = ("customer", "accelerometer", "step_trainer")
 
 
@@ -81,7 +83,9 @@ def run(label: str, landing: Path, lake: Path, warehouse: Path, work: Path) -> t
     summary = work / f"summary-{label}.json"
     command = [str(STEDI), "run", "--quiet", "--landing", str(landing), "--lake", str(lake)]
     command += ["--warehouse", f"duckdb:///{warehouse}", "--summary", str(summary)]
-    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home")}
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home")}  # the warm-up starts its local server
+    env.pop(IDLE_MINUTES_ENV, None)
+    env.pop("PREFECT_API_URL", None)
     measured = measure(label, command, env)
     result = json.loads(summary.read_text())
     measured.stages = result.get("seconds", {})
@@ -125,15 +129,18 @@ def main() -> None:
         (empty / name / "landing").mkdir(parents=True, exist_ok=True)
     deliver([p for p in files if p not in held_back], source, landing)
 
-    run("warm-up (not counted)", empty, work / "lake-warm-up", work / "warehouse-warm-up.duckdb", work)
-    times = args.repeat
-    empty_lake, empty_warehouse = work / "lake-empty", work / "warehouse-empty.duckdb"
-    results = [repeated("empty landing", empty, empty_lake, empty_warehouse, work, times, fresh=True)]
-    results.append(repeated("full", landing, lake, warehouse, work, times, fresh=True))
-    results.append(repeated("no-op", landing, lake, warehouse, work, times))
-    for label, delivery in deliveries.items():
-        deliver(delivery, source, landing)
-        results.append(repeated(label, landing, lake, warehouse, work, times))
+    try:
+        run("warm-up (not counted)", empty, work / "lake-warm-up", work / "warehouse-warm-up.duckdb", work)
+        times = args.repeat
+        empty_lake, empty_warehouse = work / "lake-empty", work / "warehouse-empty.duckdb"
+        results = [repeated("empty landing", empty, empty_lake, empty_warehouse, work, times, fresh=True)]
+        results.append(repeated("full", landing, lake, warehouse, work, times, fresh=True))
+        results.append(repeated("no-op", landing, lake, warehouse, work, times))
+        for label, delivery in deliveries.items():
+            deliver(delivery, source, landing)
+            results.append(repeated(label, landing, lake, warehouse, work, times))
+    finally:
+        stop_local_server(work / "prefect-home")
 
     size = sum(f.stat().st_size for f in files) / 1e9
     print(f"{args.scale}x generated landing: {len(files)} files, {size:.2f} GB; "

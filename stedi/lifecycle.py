@@ -149,8 +149,8 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
 
     Its users hold a shared flock on `lease` while they use it, and touch the file when they take and
     leave it. When this process can lock it exclusively (no user) and it was last touched `idle_s` ago,
-    it removes `state` (the file that names it to users, if it still does) and ends, keeping the lock
-    until it has ended: a user arriving meanwhile waits, then finds no state and starts a new server.
+    it removes `state` (the file that names it to users) and ends, keeping the lock until it has ended:
+    a user arriving meanwhile waits, then finds no state and starts a new server.
     """
 
     def watch() -> None:
@@ -167,9 +167,7 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
                 if time.time() - os.stat(handle.fileno()).st_mtime >= idle_s:
                     break
                 fcntl.flock(handle, fcntl.LOCK_UN)
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(state.read_text()).get("pid") == os.getpid():
-                    state.unlink()
+            forget(state)
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(grace_s)
             os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
@@ -177,6 +175,13 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
     thread = threading.Thread(target=watch, name="end-when-idle", daemon=True)
     thread.start()
     return thread
+
+
+def forget(state: Path) -> None:
+    """Remove `state` if it names this process (and not a server started since)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if json.loads(state.read_text()).get("pid") == os.getpid():
+            state.unlink()
 
 
 _USAGE = (
