@@ -374,11 +374,24 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _ui(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from stedi.prefect_api import LocalServer, configured_api_url, idle_minutes, stop_local_server, ui_url
+    from stedi.prefect_api import (
+        LocalServer,
+        ServerExited,
+        ServerInUse,
+        ServerSilent,
+        configured_api_url,
+        idle_minutes,
+        stop_local_server,
+        ui_url,
+    )
 
     quiet = args.verbosity == "quiet"
     if args.stop:
-        stopped = stop_local_server()
+        try:
+            stopped = stop_local_server()
+        except ServerInUse as error:
+            print(f"stedi ui --stop: {error}: it ends once idle, or stop it when the run is done", file=sys.stderr)
+            return EXIT_FAILED
         if not quiet:
             print(f"stopped the local Prefect server at {ui_url(stopped)}" if stopped else "no local Prefect server up")
         return 0
@@ -395,11 +408,17 @@ def _ui(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     server = LocalServer(idle)
     try:
         server.wait_until_healthy()
+    except (ServerExited, ServerSilent) as error:
+        print(f"stedi ui: failed: {error} (its log: {server.home / 'stedi-api.log'})", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         server.stop()  # its idle time counts from now
     print(ui_url(server.url))
     if not quiet:
-        print(f"(the local Prefect server; it ends once no run has used it for {idle:g} minutes)", file=sys.stderr)
+        print(
+            f"(the local Prefect server; it ends once no run has used it for {server.idle_minutes:g} minutes)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -239,12 +239,16 @@ def _warehouse_stage(stage: str) -> Check:
 
 
 def _prefect() -> Check:
+    from stedi.prefect_api import DEFAULT_IDLE_MINUTES
+
     url = os.environ.get("PREFECT_API_URL") or _profile_api_url()
     if not url:
         try:
             return Check("ok", "prefect", _local_api())
         except ValueError as error:
-            return Check("FAIL", "prefect", str(error), "give minutes, or unset it (default: 30)")
+            return Check(
+                "FAIL", "prefect", str(error), f"give minutes, or unset it (default: {DEFAULT_IDLE_MINUTES:g})"
+            )
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5) as response:
             healthy = response.status == 200
@@ -267,12 +271,14 @@ def _prefect() -> Check:
 
 def _local_api() -> str:
     """What `stedi run` will use with no server configured: the local server (up or not), or a temporary API."""
-    from stedi.prefect_api import IDLE_MINUTES_ENV, idle_minutes, prefect_home, read_state, ui_url
+    from stedi.prefect_api import IDLE_MINUTES_ENV, idle_minutes, is_local_server, prefect_home, read_state, ui_url
 
     if idle_minutes() == 0:
         return f"no server configured ({IDLE_MINUTES_ENV}=0): each `stedi run` starts a temporary Prefect API"
-    state = read_state(prefect_home())
-    where = f"up, UI at {ui_url(state['url'])}" if state else "not up: the next `stedi run` starts it"
+    home = prefect_home()
+    state = read_state(home)
+    up = state is not None and is_local_server(state["pid"], home)
+    where = f"up, UI at {ui_url(state['url'])}" if up else "not up: the next `stedi run` starts it"
     return f"no server configured: `stedi run` uses the local Prefect server ({where})"
 
 

@@ -167,7 +167,7 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
                 if time.time() - os.stat(handle.fileno()).st_mtime >= idle_s:
                     break
                 fcntl.flock(handle, fcntl.LOCK_UN)
-            forget(state)
+            forget_state(state, os.getpid())
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(grace_s)
             os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
@@ -177,10 +177,10 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
     return thread
 
 
-def forget(state: Path) -> None:
-    """Remove `state` if it names this process (and not a server started since)."""
+def forget_state(state: Path, pid: int) -> None:
+    """Remove the state file `state` if it names the server `pid` (and not a server started since)."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        if json.loads(state.read_text()).get("pid") == os.getpid():
+        if json.loads(state.read_text()).get("pid") == pid:
             state.unlink()
 
 

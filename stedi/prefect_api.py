@@ -25,12 +25,15 @@ import json
 import logging
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from stedi.lifecycle import forget_state
 
 _STARTUP_TIMEOUT_S = 60
 _STOP_TIMEOUT_S = 8  # the server's own grace (stedi.lifecycle) is 3 s
@@ -83,7 +86,7 @@ class _API:
         """Within the block, Prefect clients of this process use this API.
 
         Flow runs send no heartbeats to it: heartbeats let a server's services mark a run whose process
-        died as crashed, and these servers run no services. Prefect's heartbeat thread sleeps in
+        died as crashed, and neither of these servers runs that service. Prefect's heartbeat thread sleeps in
         one-second steps, and the end of every flow run waited up to a second for it to notice.
         """
         from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -197,8 +200,14 @@ _ONLY_RECORDING_SERVICES = {
     )
 }  # fmt: skip
 _STATE, _LEASE, _START, _LOG = "stedi-api.json", "stedi-api.lease", "stedi-api.start", "stedi-api.log"
-# A server named in the state file that does not answer within this long is replaced by a new one.
-_REUSE_TIMEOUT_S = 15
+# What the lasting server must not carry from the run that started it: the warehouse passwords and the
+# pseudonymisation secret the run holds in its environment, and credentials of any kind.
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|_KEY$", re.IGNORECASE)
+
+
+def _server_environment() -> dict[str, str]:
+    kept = {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
+    return {**kept, **WITHOUT_BLOCK_REGISTRATION, **_ONLY_RECORDING_SERVICES}
 
 
 def prefect_home() -> Path:
@@ -219,16 +228,25 @@ class LocalServer(_API):
         self.home.mkdir(parents=True, exist_ok=True)
         self.idle_minutes, self.starts, self.started = idle_minutes, 0, False
         self._lease = (self.home / _LEASE).open("a")
-        fcntl.flock(self._lease, fcntl.LOCK_SH)  # waits while a server ends itself: it holds the lease alone
-        os.utime(self._lease.fileno())
+        try:
+            fcntl.flock(self._lease, fcntl.LOCK_SH)  # waits while a server ends itself: it holds the lease alone
+            os.utime(self._lease.fileno())
+            self._use_or_start()
+        except BaseException:
+            self._lease.close()
+            raise
         atexit.register(self.stop)
-        self._start_lock = (self.home / _START).open("a")
-        fcntl.flock(self._start_lock, fcntl.LOCK_EX)  # one run starts a server, the others use it
-        state = read_state(self.home)
-        if state is not None and _Running(state["pid"]).poll() is None:
-            self.url, self.process = state["url"], _Running(state["pid"])
-        else:
-            self._start()
+
+    def _use_or_start(self, replacing: int | None = None) -> None:
+        """Use the server the state file names, if it is one and not `replacing`; else start one. Under the
+        start lock: one run starts a server, the others use it."""
+        with _locked(self.home / _START):
+            state = read_state(self.home)
+            if state is not None and state["pid"] != replacing and is_local_server(state["pid"], self.home):
+                self.url, self.process = state["url"], _Running(state["pid"])
+                self.idle_minutes = state.get("idle_minutes", self.idle_minutes)
+            else:
+                self._start()
 
     def _start(self) -> None:
         self.starts += 1
@@ -242,10 +260,11 @@ class LocalServer(_API):
         ]  # fmt: skip
         # Its own session, its input from nowhere: neither a Ctrl-C in the terminal nor this process's
         # end reaches it. It lasts until it has been idle long enough (stedi.lifecycle.end_when_idle).
-        with (self.home / _LOG).open("ab") as output:
+        with (self.home / _LOG).open("wb") as output:  # this server's log only: it never grows without bound
             self.process = subprocess.Popen(
                 command,
-                env={**os.environ, **WITHOUT_BLOCK_REGISTRATION, **_ONLY_RECORDING_SERVICES},
+                env=_server_environment(),
+                cwd=self.home,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -254,25 +273,20 @@ class LocalServer(_API):
         write_state(self.home, {"url": self.url, "pid": self.process.pid, "idle_minutes": self.idle_minutes})
 
     def wait_until_healthy(self) -> None:
-        """Wait for the server. One that this run started and that exited before it answered (its port
-        taken meanwhile) is started again on another port; one that an earlier run started and that does
-        not answer (ended, or stuck) is replaced by a new one."""
-        import fcntl
-
-        try:
-            while True:
-                timeout = _STARTUP_TIMEOUT_S if self.started else _REUSE_TIMEOUT_S
-                try:
-                    wait_until_healthy(self.url, self.process, timeout)
-                    return
-                except (ServerExited, ServerSilent) as error:
-                    if self.starts >= _STARTS:
-                        raise
-                    logging.getLogger(__name__).info("%s: starting another", error)
-                    self._start()
-        finally:
-            fcntl.flock(self._start_lock, fcntl.LOCK_UN)
-            self._start_lock.close()
+        """Wait for the server (one still starting, whoever started it, answers within the start-up
+        timeout). One that exited or does not answer is replaced by a new one; one this process started
+        for nothing is stopped first."""
+        while True:
+            try:
+                wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
+                return
+            except (ServerExited, ServerSilent) as error:
+                if self.starts >= _STARTS:
+                    raise
+                logging.getLogger(__name__).info("%s: starting another", error)
+                if self.started:
+                    stop_process(self.process, _STOP_TIMEOUT_S)
+                self._use_or_start(replacing=self.process.pid)
 
     def stop(self) -> None:
         """This process is done with the server: it may end once it has been idle long enough."""
@@ -280,38 +294,64 @@ class LocalServer(_API):
             return
         os.utime(self._lease.fileno())  # the idle time counts from now
         self._lease.close()  # and with it the shared lock
-        if not self._start_lock.closed:
-            self._start_lock.close()
 
     def withdraw(self) -> None:
         """Not needed after all (the profile names another API): a server this process started ends now."""
         if self.started:
-            forget_state(self.home, self.process.pid)
+            forget_state(self.home / _STATE, self.process.pid)
             stop_process(self.process, _STOP_TIMEOUT_S)
         self.stop()
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    import fcntl
+
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def is_local_server(pid: int, home: Path) -> bool:
+    """Whether `pid` is a live local server of `home` (not a process that took a stale pid since)."""
+    import psutil
+
+    try:
+        command = psutil.Process(pid).cmdline() if pid > 0 else []
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return False
+    return "stedi.lifecycle" in command and "--idle-minutes" in command and str(home / _STATE) in command
+
+
+class ServerInUse(RuntimeError):
+    """A run is using the local server."""
+
+
 def stop_local_server(home: Path | None = None) -> str | None:
     """End the local server now, whatever its idle time (`stedi ui --stop`); the URL it served, or None when
-    none was up. Its runs' records stay in Prefect's database for the next one."""
+    none was up. Never under a run (ServerInUse). Its runs' records stay in Prefect's database."""
+    import fcntl
+
     import psutil
 
     home = home or prefect_home()
     state = read_state(home)
     if state is None:
         return None
-    try:
-        process = psutil.Process(state["pid"])
-        ours = "stedi.lifecycle" in " ".join(process.cmdline())  # not a process that took a stale pid since
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        ours = False
-    if ours:
-        process.terminate()
+    with (home / _LEASE).open("a") as lease:
         try:
-            process.wait(timeout=_STOP_TIMEOUT_S)
-        except psutil.TimeoutExpired:
-            process.kill()
-    forget_state(home, state["pid"])
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until the server has ended, as its own end
+        except BlockingIOError:
+            raise ServerInUse(f"a run is using the local Prefect server at {ui_url(state['url'])}") from None
+        ours = is_local_server(state["pid"], home)
+        if ours:
+            process = psutil.Process(state["pid"])
+            process.terminate()
+            try:
+                process.wait(timeout=_STOP_TIMEOUT_S)
+            except psutil.TimeoutExpired:
+                process.kill()
+        forget_state(home / _STATE, state["pid"])
     return state["url"] if ours else None
 
 
@@ -340,7 +380,8 @@ def read_state(home: Path) -> dict | None:
     """The local server named in `<home>/stedi-api.json`, or None."""
     try:
         state = json.loads((home / _STATE).read_text())
-        return state if isinstance(state.get("url"), str) and isinstance(state.get("pid"), int) else None
+        valid = isinstance(state.get("url"), str) and isinstance(state.get("pid"), int) and state["pid"] > 0
+        return state if valid else None
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -349,13 +390,6 @@ def write_state(home: Path, state: dict) -> None:
     partial = home / f"{_STATE}.{os.getpid()}"
     partial.write_text(json.dumps(state) + "\n")
     partial.replace(home / _STATE)
-
-
-def forget_state(home: Path, pid: int) -> None:
-    """Remove the state file if it names the server `pid` (not one started since)."""
-    state = read_state(home)
-    if state is not None and state["pid"] == pid:
-        (home / _STATE).unlink(missing_ok=True)
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float) -> None:

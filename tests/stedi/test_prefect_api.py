@@ -18,7 +18,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.logging.handlers import APILogHandler
 
-from stedi.prefect_api import LocalServer, TemporaryAPI, read_state, stop_local_server, ui_url, write_state
+from stedi.prefect_api import (
+    LocalServer,
+    ServerInUse,
+    TemporaryAPI,
+    read_state,
+    stop_local_server,
+    ui_url,
+    write_state,
+)
 
 
 @flow(name="stedi-keep-runs-test")
@@ -113,10 +121,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_later_runs_use_the_server_an_earlier_run_started_and_it_serves_the_ui(local_home):
+def test_later_runs_use_the_server_an_earlier_run_started_and_it_serves_the_ui(local_home, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "the-run's-warehouse-password")  # as `stedi run` holds it
     first = LocalServer(idle_minutes=5, home=local_home)
     first.wait_until_healthy()
     first.stop()
+    assert "PGPASSWORD" not in psutil.Process(first.process.pid).environ()  # it outlives the run: no secrets
     second = LocalServer(idle_minutes=5, home=local_home)
     second.wait_until_healthy()
     second.stop()
@@ -134,6 +144,8 @@ def test_the_server_ends_once_idle_and_never_under_a_run(local_home):
     user.wait_until_healthy()
     pid = user.process.pid
     assert not _ended(pid, within_s=idle_s * 3)  # held (a run is using it) for three times its idle time
+    with pytest.raises(ServerInUse):
+        stop_local_server(local_home)
     user.stop()
     assert _ended(pid, within_s=idle_s + 15)
     assert read_state(local_home) is None  # the next run starts a new one
@@ -143,15 +155,12 @@ def test_the_server_ends_once_idle_and_never_under_a_run(local_home):
     assert after.started and after.process.pid != pid
 
 
-def test_a_server_that_does_not_answer_is_replaced(local_home, monkeypatch):
-    """A state file left by a server that died, or that names a process that is not one (a pid taken since)."""
-    from stedi import prefect_api
-
-    monkeypatch.setattr(prefect_api, "_REUSE_TIMEOUT_S", 1)
+def test_a_state_file_naming_no_server_is_replaced(local_home):
+    """A state file left by a server that was killed, naming a pid another process has taken since."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         silent = f"http://127.0.0.1:{closed.getsockname()[1]}/api"
-    write_state(local_home, {"url": silent, "pid": os.getpid()})  # alive, and no server
+    write_state(local_home, {"url": silent, "pid": os.getpid()})  # alive, and not a server
     server = LocalServer(idle_minutes=5, home=local_home)
     server.wait_until_healthy()
     server.stop()
