@@ -135,11 +135,19 @@ def end_on_stdin_eof(grace_s: float = _CHILD_GRACE_S) -> threading.Thread:
 
     def watch() -> None:
         sys.stdin.buffer.read()
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(grace_s)
-        os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
+        _end_this_process(grace_s)
 
-    thread = threading.Thread(target=watch, name="end-on-stdin-eof", daemon=True)
+    return _watching(watch, "end-on-stdin-eof")
+
+
+def _end_this_process(grace_s: float) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(grace_s)
+    os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
+
+
+def _watching(watch: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=watch, name=name, daemon=True)
     thread.start()
     return thread
 
@@ -168,13 +176,9 @@ def end_when_idle(lease: Path, state: Path, idle_s: float, grace_s: float = _CHI
                     break
                 fcntl.flock(handle, fcntl.LOCK_UN)
             forget_state(state, os.getpid())
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(grace_s)
-            os.kill(os.getpid(), signal.SIGKILL)  # stuck in its shutdown
+            _end_this_process(grace_s)
 
-    thread = threading.Thread(target=watch, name="end-when-idle", daemon=True)
-    thread.start()
-    return thread
+    return _watching(watch, "end-when-idle")
 
 
 def forget_state(state: Path, pid: int) -> None:

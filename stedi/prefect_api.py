@@ -78,7 +78,23 @@ class _API:
     url: str
     serves_ui = False
 
+    process: subprocess.Popen | _Running
+    starts: int
+
     def wait_until_healthy(self) -> None:
+        """Wait for the server, within the start-up timeout; one that exits or does not answer first is
+        replaced (`_replace`), up to _STARTS starts in all."""
+        while True:
+            try:
+                wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
+                return
+            except (ServerExited, ServerSilent) as error:
+                if self.starts >= _STARTS:
+                    raise
+                logging.getLogger(__name__).info("%s: starting another", error)
+                self._replace()
+
+    def _replace(self) -> None:
         raise NotImplementedError
 
     @contextlib.contextmanager
@@ -161,21 +177,11 @@ class TemporaryAPI(_API):
             if log is not None:
                 output.close()  # the server holds its own copy
 
-    def wait_until_healthy(self) -> None:
-        """Wait for the server; one that exited before it answered (its port taken between free_port and
-        its bind, by a process starting beside it) is started again on another port."""
-        while True:
-            try:
-                wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
-                return
-            except ServerExited:
-                if self.starts >= _STARTS:
-                    raise
-                logging.getLogger(__name__).info(
-                    "the Prefect API on port %d exited (code %s) before it answered: starting it again",
-                    self.port, self.process.returncode,
-                )  # fmt: skip
-                self._start()
+    def _replace(self) -> None:
+        """One that exited before it answered (its port taken between free_port and its bind, by a process
+        starting beside it), or that does not answer, is started again on another port."""
+        self.stop()
+        self._start()
 
     def stop(self) -> None:
         """Close the server's input, as this process's exit would: it shuts down, and is killed if stuck."""
@@ -272,21 +278,12 @@ class LocalServer(_API):
             )
         write_state(self.home, {"url": self.url, "pid": self.process.pid, "idle_minutes": self.idle_minutes})
 
-    def wait_until_healthy(self) -> None:
-        """Wait for the server (one still starting, whoever started it, answers within the start-up
-        timeout). One that exited or does not answer is replaced by a new one; one this process started
-        for nothing is stopped first."""
-        while True:
-            try:
-                wait_until_healthy(self.url, self.process, _STARTUP_TIMEOUT_S)
-                return
-            except (ServerExited, ServerSilent) as error:
-                if self.starts >= _STARTS:
-                    raise
-                logging.getLogger(__name__).info("%s: starting another", error)
-                if self.started:
-                    stop_process(self.process, _STOP_TIMEOUT_S)
-                self._use_or_start(replacing=self.process.pid)
+    def _replace(self) -> None:
+        """One that exited or does not answer (whoever started it: one still starting answers within the
+        start-up timeout) is replaced by a new one; one this process started is stopped first."""
+        if self.started:
+            stop_process(self.process, _STOP_TIMEOUT_S)
+        self._use_or_start(replacing=self.process.pid)
 
     def stop(self) -> None:
         """This process is done with the server: it may end once it has been idle long enough."""
