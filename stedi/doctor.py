@@ -239,9 +239,9 @@ def _warehouse_stage(stage: str) -> Check:
 
 
 def _prefect() -> Check:
-    from stedi.prefect_api import DEFAULT_IDLE_MINUTES
+    from stedi.prefect_api import DEFAULT_IDLE_MINUTES, configured_api_url
 
-    url = os.environ.get("PREFECT_API_URL") or _profile_api_url()
+    url = configured_api_url()
     if not url:
         try:
             return Check("ok", "prefect", _local_api())
@@ -280,9 +280,3 @@ def _local_api() -> str:
     up = state is not None and is_local_server(state["pid"], home)
     where = f"up, UI at {ui_url(state['url'])}" if up else "not up: the next `stedi run` starts it"
     return f"no server configured: `stedi run` uses the local Prefect server ({where})"
-
-
-def _profile_api_url() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()

@@ -432,21 +432,15 @@ def start_api(idle: float, log: Path | None = None) -> _API | None:
     if os.environ.get("PREFECT_API_URL"):
         return None
     api = TemporaryAPI(log) if idle == 0 else LocalServer(idle)
-    if _profile_has_api_url():
+    if configured_api_url():  # the profile names one: it wins, as in Prefect
         api.withdraw()
         return None
     return api
 
 
-def _profile_has_api_url() -> bool:
-    """A PREFECT_API_URL set in the active Prefect profile (`prefect config set`) wins, as in Prefect."""
-    from prefect.settings import PREFECT_API_URL
-
-    return bool(PREFECT_API_URL.value())
-
-
 def configured_api_url() -> str | None:
-    """The API that Prefect is configured to use (environment or profile), or None."""
+    """The API that Prefect is configured to use (environment, or the active profile's
+    `prefect config set PREFECT_API_URL`), or None."""
     from prefect.settings import PREFECT_API_URL
 
     return os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or None
