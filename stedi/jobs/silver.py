@@ -212,11 +212,15 @@ def _none(spark: SparkSession, column: str) -> DataFrame:
 def _patch(
     records: Callable[[], DataFrame], key: Column, keys: DataFrame, source: Source, rebuilt: Cells, zone: lake.Zone
 ) -> _Patch:
-    """Bronze's `records` whose `key` is one of `keys` (a one-column frame), in the days not `rebuilt`."""
+    """Bronze's `records` whose `key` is one of `keys` (a one-column frame), in the days not `rebuilt`: the
+    source's fields only, all that classifying them reads. Lineage, the raw line above all, is most of a
+    bronze row, and an engine reads every column a join's output keeps for every row it scans."""
     if rebuilt is None or keys.isEmpty():
         return _Patch(set(), None)
     wanted = F.broadcast(keys.select(F.col(keys.columns[0]).alias("_key")))
-    theirs = records().withColumn(CELL, bronze_day(source)).join(wanted, key == F.col("_key"), "left_semi")
+    fields = records().select(*source.field_names)
+    # The day after the join: an engine may compute a column below a join for every row it scans
+    theirs = fields.join(wanted, key == F.col("_key"), "left_semi").withColumn(CELL, bronze_day(source))
     staged = lake.stage(theirs, zone.scratch(f"{source.name}-patch"))
     cells = _cells_of(staged) - rebuilt
     return _Patch(cells, staged.filter(F.col(CELL).isin(sorted(cells))).drop(CELL))
