@@ -86,23 +86,32 @@ def basis(args: JobArgs, bronze_version: str | None, settings: ingestion.BuiltWi
 
 class _Publisher:
     """Writes silver tables into the run's version of the zone, checks their contract on the written data,
-    and returns them as read back, so downstream steps start from the lake. A violated contract raises:
-    the zone's version is then never published, and readers keep the previous run's silver."""
+    and returns them as read back, so downstream steps start from the lake. A check runs on the `pool`
+    beside the steps after it, on files no step changes again; `contracts` waits for them all, and a
+    violated contract raises there: the zone's version is then never published, and readers keep the
+    previous run's silver."""
 
-    def __init__(self, spark: SparkSession, zone: lake.Zone, args: JobArgs, basis: Basis | None) -> None:
-        self.spark, self.zone, self.args, self.basis = spark, zone, args, basis
+    def __init__(
+        self, spark: SparkSession, zone: lake.Zone, args: JobArgs, basis: Basis | None, pool: ThreadPoolExecutor
+    ) -> None:
+        self.spark, self.zone, self.args, self.basis, self.pool = spark, zone, args, basis, pool
         self.rows: dict[str, int] = {}
-        self.contracts: dict[str, dict[str, Any]] = {}
+        self.checks: dict[str, Future[dict[str, Any]]] = {}
+
+    def check(self, table: str, written: DataFrame) -> None:
+        self.checks[table] = self.pool.submit(enforce_contract, table, written)
+
+    def contracts(self) -> dict[str, dict[str, Any]]:
+        """Every table's contract results, once all are checked; the first violated contract raises."""
+        return {table: self.checks[table].result() for table in CONTRACTS}
 
     def __call__(self, table: str, df: DataFrame) -> DataFrame:
         path = self.zone.path(table)
-
-        def check(written: DataFrame) -> None:
-            self.contracts[table] = enforce_contract(table, written)
-
-        lake.write_table(df, path, check=check)
+        lake.write_table(df, path)
+        written = lake.read_table(self.spark, path, df.schema)
+        self.check(table, written)
         self.rows[table] = lake.count_rows(self.spark, path)
-        return lake.read_table(self.spark, path, df.schema)
+        return written
 
     def carry(self, table: str) -> DataFrame:
         """A table built from the very records the previous version's was: that version's files, linked
@@ -111,7 +120,7 @@ class _Publisher:
         path = self.zone.path(table)
         lake.carry_table(self.basis.table(self.args, table), path)
         carried = lake.read_table(self.spark, path, CONTRACTS[table].to_structtype())
-        self.contracts[table] = enforce_contract(table, carried)
+        self.check(table, carried)
         self.rows[table] = lake.count_rows(self.spark, path)
         return carried
 
@@ -133,7 +142,7 @@ class _Publisher:
             if key and not set(patch.by) <= set(key):
                 raise ValueError(f"{table}: a patch by {patch.by} may split its key {key} (schemas/silver.py)")
             written = written.unionByName(patch.rows(self.read(table, patched)))
-        self.contracts[table] = enforce_contract(table, written)
+        self.check(table, written)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path, schema)
 
@@ -354,10 +363,10 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         return lake.read_table(spark, base.table(args, table), CONTRACTS[table].to_structtype())
 
     zone = lake.Zone(args.lake, "silver", args.run_id)
-    publish = _Publisher(spark, zone, args, base)
     # Each step waits only for the tables it reads; what does not depend on it (the counts by reason, a
     # sibling table) runs beside it, so both cores stay busy along the chain of small Spark jobs.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="silver") as pool:
+        publish = _Publisher(spark, zone, args, base, pool)
         # Bronze's customer table unchanged: so are the customer tables built from it alone, and their counts.
         customers_carried = base is not None and "customer" in base.carried
         customers = None if customers_carried else classify_customers(bronze("customer")).cache()
@@ -369,16 +378,23 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             customer_counts = pool.submit(reason_counts, customers, FILTER_REASON)
             customer_trusted = pool.submit(publish, "customer_trusted", accepted(customers))
             current = publish("customer_current", current_customers(customers))
+        # Who owned each device when, now and as the previous version had it: a window over every customer
+        # that each classification of steps joins, so staged once, beside the accelerometer's steps.
+        staged_owners = pool.submit(lake.stage, device_ownership(current), zone.scratch("ownership"))
+        staged_earlier_owners = staged_owners
+        if base is not None:
+            earlier_current = earlier("customer_current")
+            if not customers_carried:
+                earlier_owners = device_ownership(earlier_current)
+                staged_earlier_owners = pool.submit(lake.stage, earlier_owners, zone.scratch("earlier-ownership"))
 
         # Readings of a customer whose newest record changed (consent, or a first record) may change fate:
         # in the days bronze did not rewrite, only theirs are classified again (a patch).
         reading_cells: Cells = None if base is None else base.bronze_cells["accelerometer"]
         people = _none(spark, "customer_email")
-        if base is not None:
-            earlier_current = earlier("customer_current")
-            if not customers_carried:
-                changed = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
-                people = lake.stage(changed, zone.scratch("people"))
+        if base is not None and not customers_carried:
+            changed = _fate(current).transform(changed_keys(_fate(earlier_current), ["customer_email"]))
+            people = lake.stage(changed, zone.scratch("people"))
         reading_patch = _patch(
             lambda: bronze("accelerometer"), normalize_email(F.col("user")), people, ACCELEROMETER, reading_cells, zone
         )
@@ -405,11 +421,10 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
 
         # Steps of a device whose owners changed, or whose owner's curated record did, may change fate:
         # likewise patched in the days bronze did not rewrite.
-        ownership = device_ownership(current)
         step_cells: Cells = None if base is None else base.bronze_cells["step_trainer"]
+        ownership, earlier_ownership = staged_owners.result(), staged_earlier_owners.result()
         devices = _none(spark, "serial_number")
         if base is not None:
-            earlier_ownership = device_ownership(earlier_current)
             earlier_curated = earlier("customer_curated")
             curated_changes = _fate(customer_curated).transform(
                 changed_keys(_fate(earlier_curated), ["customer_email"])
@@ -483,6 +498,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             ),
         }
         filtered = {"customer": customer_counts.result(), **{name: _total(c) for name, c in by_cell.items()}}
+        checked = publish.contracts()
 
     for frame in (customers, readings, steps):
         if frame is not None:
@@ -513,7 +529,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     zone.publish()
     # In the contracts' order, whichever thread published first
     tables = [TableRows("silver", table, publish.rows[table]) for table in CONTRACTS]
-    contracts = [Contract(**publish.contracts[table]) for table in CONTRACTS]
+    contracts = [Contract(**checked[table]) for table in CONTRACTS]
     return write_report(args, JOB, started, tables=tables, sources=sources, contracts=contracts)
 
 
