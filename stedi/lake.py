@@ -340,7 +340,9 @@ _SCRATCH = "_scratch"
 # (stedi/jobs/gold.py), which a warehouse holding that version loads instead of the whole table.
 CHANGES = "_changes"
 # Beside a version's reading tables: the customers and devices whose rows its patched cells rebuilt
-# (stedi/jobs/silver.py), one key column each.
+# (stedi/jobs/silver.py), one key column each, and each reading table's rows of those keys in the patched
+# cells as the previous version held them and as this one holds them (stedi/jobs/common.py, patch_cells),
+# from which gold patches its own reading tables.
 PATCHES = "_patches"
 
 
@@ -351,6 +353,10 @@ MAX_CELL_FILES = 8
 
 def patch_keys_path(version_root: str, keys: str) -> str:
     return join(version_root, PATCHES, keys)
+
+
+def patch_rows_path(version_root: str, table: str) -> str:
+    return join(version_root, PATCHES, "rows", table)
 
 
 class Zone:

@@ -10,10 +10,13 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from stedi import lake, secrets
 from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.spark import configure
+from stedi.transforms.cells import CELL, reading_day
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,61 @@ def reason_counts(df: DataFrame, column: str) -> dict[str, int]:
     """Rows per non-NULL value of `column`: one Spark job."""
     rows = df.groupBy(column).count().collect()
     return {row[column]: row["count"] for row in rows if row[column] is not None}
+
+
+Rows = Callable[[DataFrame], DataFrame]
+
+
+@dataclass(frozen=True)
+class CellPatch:
+    """What a patch does to a reading table's patched cells (stedi/lake.py, write_cells), found by comparing the
+    previous version's rows of the patch's keys there with those rows as built now. A cell where they are
+    the same is carried as it is. A cell where they differ is `changed`: written whole (`rewritten`) where a
+    previous row is gone or changed, or where it holds lake.MAX_CELL_FILES files already; otherwise it only
+    gains rows, keeps its files and takes the new rows in a file of their own. `rows` (with CELL) is what
+    to write: in a cell written whole, its other rows as they were and the keys' rows now; in a cell that
+    gains, the rows it gains. `before` and `now` are the keys' rows in the patched cells, as staged."""
+
+    changed: set[str]
+    rewritten: set[str]
+    rows: DataFrame | None
+    before: DataFrame
+    now: DataFrame
+
+
+def patch_cells(
+    spark: SparkSession,
+    earlier: str,
+    schema: T.StructType,
+    cells: set[str],
+    now: DataFrame,
+    split: tuple[Rows, Rows],
+    staged: str,
+    before: DataFrame | None = None,
+) -> CellPatch:
+    """How the table at `earlier` (the previous version's) changes in `cells` when the rows of the patch's keys
+    there become `now` (with CELL). `split` picks, of a table's rows, those of the keys and the others;
+    `before` is the keys' rows in the previous version where the caller knows them without reading it
+    (with CELL). Both are staged under `staged`, a folder of the zone version being written."""
+    theirs, others = split
+
+    def read(which: set[str]) -> DataFrame:
+        return lake.read_cells(spark, earlier, which, schema).withColumn(CELL, reading_day(F.col("reading_at")))
+
+    columns = [*schema.fieldNames(), CELL]
+    held = theirs(read(cells)) if before is None else before
+    before = lake.stage(held.select(*columns), lake.join(staged, "before"))
+    now = lake.stage(now.select(*columns), lake.join(staged, "now"))
+    gone, gained = before.exceptAll(now), now.exceptAll(before)
+    marked = gone.select(CELL, F.lit(True).alias("_gone")).unionByName(gained.select(CELL, F.lit(False).alias("_gone")))
+    by_cell = {row[CELL]: row["_gone"] for row in marked.groupBy(CELL).agg(F.max("_gone").alias("_gone")).collect()}
+    if not by_cell:
+        return CellPatch(set(), set(), None, before, now)
+    crowded = {cell for cell, files in lake.table_cells(earlier).items() if len(files) >= lake.MAX_CELL_FILES}
+    rewritten = {cell for cell, gone in by_cell.items() if gone} | (crowded & set(by_cell))
+    whole = F.col(CELL).isin(sorted(rewritten)) if rewritten else F.lit(False)
+    written = others(read(rewritten)).unionByName(now.filter(whole)).unionByName(gained.filter(~whole))
+    return CellPatch(set(by_cell), rewritten, written, before, now)
 
 
 def write_report(

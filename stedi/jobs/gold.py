@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from schemas.silver import CONTRACTS
 from stedi import ingestion, lake
-from stedi.jobs.common import JobArgs, job_main, write_report
+from stedi.jobs.common import JobArgs, job_main, patch_cells, write_report
 from stedi.report import JobReport, TableRows
 from stedi.secrets import SECRET_BLOCK, SECRET_ENV, PseudonymKey, local_key_file, pseudonym_key
 from stedi.transforms import changes, gold
@@ -40,10 +40,7 @@ def build_tables(
     key = keyed_hash(secret)
     current = silver["customer_current"]
     snapshot = gold.lake_snapshot(args.consent_policy, is_development_key, version)
-    readings = {
-        "accelerometer_readings": silver["accelerometer_trusted"].transform(gold.accelerometer_readings(key)),
-        "step_trainer_readings": silver["step_trainer_trusted"].transform(gold.step_trainer_readings(key)),
-    }
+    readings = {name: silver[table].transform(reading_table(name, secret)) for name, table in CELL_TABLES.items()}
     return {
         "customers": current.transform(gold.customers(key, args.ingested_at_dt)),
         "customer_consents": current.transform(gold.customer_consents(key)),
@@ -54,15 +51,29 @@ def build_tables(
     }
 
 
+# A gold reading table from its silver table's rows: built row by row, but for the numbering of a customer's
+# readings at one instant, which stays within that customer's rows of one cell.
+READING_TABLES = {
+    "accelerometer_readings": gold.accelerometer_readings,
+    "step_trainer_readings": gold.step_trainer_readings,
+}
+
+
+def reading_table(name: str, secret: bytes) -> Callable[[DataFrame], DataFrame]:
+    return READING_TABLES[name](keyed_hash(secret))
+
+
 @dataclass(frozen=True)
 class Basis:
     """What a gold built on the previous version does to each reading table's cells: those silver rebuilt
     whole are built again whole; in those silver patched, only the rows of the changed customers' or
-    devices' (`patch_keys`, silver's) are built again, the others kept from the previous version."""
+    devices' (`patch_keys`, silver's) are built again, from silver's rows of them before and now
+    (`patch_rows`), the others kept from the previous version."""
 
     rebuilt: dict[str, Cells]
     patched: dict[str, set[str]]
     patch_keys: dict[str, str]  # the path of the key table each reading table's patch is by
+    patch_rows: dict[str, str]  # the folder of silver's patch of each reading table (lake.patch_rows_path)
 
 
 def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWith) -> Basis | None:
@@ -73,7 +84,7 @@ def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWi
     if previous is None or not built.get("cells") or settings.differs_from(built):
         return None
     if built.get("silver") == silver_version:
-        return Basis({name: set() for name in CELL_TABLES}, {name: set() for name in CELL_TABLES}, {})
+        return Basis({name: set() for name in CELL_TABLES}, {name: set() for name in CELL_TABLES}, {}, {})
     manifest = lake.zone_manifest(args.lake, "silver") or {}
     silver = manifest.get("built_from", {})
     if silver.get("previous") != built.get("silver") or "rebuilt_cells" not in silver:
@@ -84,11 +95,8 @@ def basis(args: JobArgs, silver_version: str | None, settings: ingestion.BuiltWi
         {name: None if rebuilt[table] is None else set(rebuilt[table]) for name, table in CELL_TABLES.items()},
         {name: set(patched.get(table, [])) for name, table in CELL_TABLES.items()},
         {name: lake.patch_keys_path(root, keys) for name, keys in PATCHED_BY.items()},
+        {name: lake.patch_rows_path(root, table) for name, table in CELL_TABLES.items()},
     )
-
-
-def _cells_of(rows: DataFrame) -> set[str]:
-    return {row[CELL] for row in rows.select(reading_day(F.col("reading_at")).alias(CELL)).distinct().collect()}
 
 
 def changes_path(version_root: str, table: str, kind: str) -> str:
@@ -133,14 +141,18 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         return rows.join(F.broadcast(keys), keys.columns[0], how)
 
     def silver_rows(name: str) -> DataFrame:
-        """Silver's rows of a reading table that gold builds: its rebuilt cells, and the patched rows."""
+        """Silver's rows of a reading table that gold builds whole: its rebuilt cells (the patched ones
+        are built from silver's patch, `patch`)."""
         table = CELL_TABLES[name]
-        if base is None:
-            return silver_table(table)
-        rows = silver_table(table, base.rebuilt[name])
-        if base.patched[name]:
-            rows = rows.unionByName(patched_rows(name, silver_table(table, base.patched[name])))
-        return rows
+        return silver_table(table) if base is None else silver_table(table, base.rebuilt[name])
+
+    def patch(name: str, when: str) -> DataFrame:
+        """The gold rows of silver's patch of a reading table in its patched cells, as they were (`when`:
+        "before") or are now ("now")."""
+        assert base is not None
+        cells = F.col(CELL).isin(sorted(base.patched[name]))
+        rows = lake.read_table(spark, lake.join(base.patch_rows[name], when)).filter(cells)
+        return rows.transform(reading_table(name, key.value)).withColumn(CELL, reading_day(F.col("reading_at")))
 
     silver = {
         "customer_current": silver_table("customer_current"),
@@ -161,29 +173,30 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         patched = set() if base is None else base.patched[name]
         schema = df.drop(CELL).schema
         rewritten: set[str] = set()
-        if patched:  # written whole: the patched cells whose previous rows the patch builds again, or crowded
+        applied = None
+        if patched:
             assert earlier is not None
-            theirs = patched_rows(name, lake.read_cells(spark, earlier, patched, schema))
-            crowded = {cell for cell, files in lake.table_cells(earlier).items() if len(files) >= lake.MAX_CELL_FILES}
-            rewritten = _cells_of(theirs) | (crowded & patched)
+            split = (lambda rows: patched_rows(name, rows), lambda rows: patched_rows(name, rows, "left_anti"))
+            staged, now, before = zone.scratch(f"{name}-patch"), patch(name, "now"), patch(name, "before")
+            applied = patch_cells(spark, earlier, schema, patched, now, split, staged, before)
+            rewritten = applied.rewritten
+            if applied.rows is not None:
+                df = df.unionByName(applied.rows)
         if rebuilt is not None:
             assert earlier is not None
             lake.carry_cells(earlier, path, rebuilt | rewritten)
-        if rewritten:  # their rows that the patch does not build again: the previous version's
-            kept = patched_rows(name, lake.read_cells(spark, earlier, rewritten, schema), "left_anti")
-            df = df.unionByName(kept.withColumn(CELL, reading_day(F.col("reading_at"))))
         lake.write_cells(df, path, zone.scratch(f"{name}-cells"))
         if earlier is not None and not args.is_full_refresh and lake.table_exists(earlier):
 
-            def rows(table: str) -> DataFrame:
+            def rows(table: str, theirs: DataFrame | None) -> DataFrame:
+                """The table's rows in the cells rebuilt, and the patch's keys' rows `theirs` in it."""
                 if rebuilt is None:
                     return lake.read_table(spark, table, schema)
                 whole = lake.read_cells(spark, table, rebuilt, schema)
-                if patched:
-                    whole = whole.unionByName(patched_rows(name, lake.read_cells(spark, table, patched, schema)))
-                return whole
+                return whole if theirs is None else whole.unionByName(theirs.drop(CELL))
 
-            write_changes(rows(earlier), rows(path), zone, name)
+            before, now = (None, None) if applied is None else (applied.before, applied.now)
+            write_changes(rows(earlier, before), rows(path, now), zone, name)
         return lake.count_rows(spark, path)
 
     # The gold tables are independent of each other: writing them side by side keeps both cores busy.

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from schemas.enforce import enforce_contract
 from schemas.silver import CONTRACTS
 from stedi import ingestion, lake
-from stedi.jobs.common import JobArgs, job_main, reason_counts, write_report
+from stedi.jobs.common import JobArgs, Rows, job_main, patch_cells, reason_counts, write_report
 from stedi.report import Contract, JobReport, SourceCounts, TableRows
 from stedi.rules import stripped
 from stedi.secrets import PseudonymKey, pseudonym_key
@@ -97,6 +97,7 @@ class _Publisher:
         self.spark, self.zone, self.args, self.basis, self.pool = spark, zone, args, basis, pool
         self.rows: dict[str, int] = {}
         self.checks: dict[str, Future[dict[str, Any]]] = {}
+        self.patched: dict[str, set[str]] = {}  # of a reading table, the cells its patch changed
 
     def check(self, table: str, written: DataFrame) -> None:
         self.checks[table] = self.pool.submit(enforce_contract, table, written)
@@ -125,23 +126,35 @@ class _Publisher:
         return carried
 
     def cells(self, table: str, df: DataFrame, rebuilt: Cells, patch: _Written | None = None) -> DataFrame:
-        """A reading table: `df` (with CELL) as its cells `rebuilt`, and those `patch`ed, the others carried
-        from the previous version. The contract is checked on the cells rebuilt, and on the rows a patch
-        built again: the carried cells, and a patched cell's other rows, passed it when they were written;
-        every key of a reading table holds an instant, so no key spans two cells, and the columns a patch
-        is by are part of the table's key, so no key spans a patch's rows and the others."""
+        """A reading table: `df` (with CELL) as its cells `rebuilt`, the cells a `patch` changes patched
+        (common.patch_cells), the others carried from the previous version. The contract is checked on the
+        cells rebuilt, and on the patch's rows in the cells it changed (as staged: the rows written there):
+        the carried cells, and a patched cell's other rows, passed it when they were written; every key of
+        a reading table holds an instant, so no key spans two cells, and the columns a patch is by are part
+        of the table's key, so no key spans a patch's rows and the others."""
         path, schema = self.zone.path(table), df.drop(CELL).schema
-        patched = patch.cells if patch is not None else set()
+        applied = None
+        if patch is not None and patch.cells:
+            assert self.basis is not None and patch.rows is not None
+            key = getattr(CONTRACTS[table].Config, "unique", None) or []
+            if key and not set(patch.columns) <= set(key):
+                raise ValueError(f"{table}: a patch by {patch.columns} may split its key {key} (schemas/silver.py)")
+            earlier, staged = self.basis.table(self.args, table), lake.patch_rows_path(self.zone.root, table)
+            contract = CONTRACTS[table].to_structtype()
+            applied = patch_cells(
+                self.spark, earlier, contract, patch.cells, patch.rows, patch.split, staged, patch.before
+            )
+            if applied.rows is not None:
+                df = df.unionByName(applied.rows)
+        changed = applied.changed if applied is not None else set()
+        self.patched[table] = changed
         if rebuilt is not None and self.basis is not None:
-            rewritten = patch.rewritten if patch is not None else set()
+            rewritten = applied.rewritten if applied is not None else set()
             lake.carry_cells(self.basis.table(self.args, table), path, rebuilt | rewritten)
         lake.write_cells(df, path, self.zone.scratch(f"{table}-cells"))
         written = self.read(table, rebuilt)
-        if patch is not None and patched:
-            key = getattr(CONTRACTS[table].Config, "unique", None) or []
-            if key and not set(patch.by) <= set(key):
-                raise ValueError(f"{table}: a patch by {patch.by} may split its key {key} (schemas/silver.py)")
-            written = written.unionByName(patch.rows(self.read(table, patched)))
+        if applied is not None and changed:
+            written = written.unionByName(applied.now.filter(F.col(CELL).isin(sorted(changed))).drop(CELL))
         self.check(table, written)
         self.rows[table] = lake.count_rows(self.spark, path)
         return lake.read_table(self.spark, path, schema)
@@ -180,20 +193,23 @@ class _Patch:
 
 @dataclass(frozen=True)
 class _Written:
-    """A reading table's patched cells as `_Publisher.cells` writes and checks them. `rows` picks, of a
-    cell's rows, those the patch builds again, which are all the rows of the keys in columns `by`. The
-    cells `rewritten` held such rows in the previous version, and are written whole; in the others the
-    patch only adds rows, in a file of their own beside the previous version's files, which are linked."""
+    """A reading table's patch as `_Publisher.cells` applies it: the `cells` that hold rows of its keys (the
+    values of each one-column frame in `by`, in the column named beside it), and those rows as built now
+    (`rows`, with CELL) and, where known without reading it, as the previous version holds them (`before`)."""
 
     cells: set[str]
-    rewritten: set[str]
-    rows: Callable[[DataFrame], DataFrame]
-    by: tuple[str, ...]
+    by: tuple[tuple[DataFrame, str], ...]
+    rows: DataFrame | None
+    before: DataFrame | None = None  # those rows as the previous version holds them, where known unread
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(column for _, column in self.by)
 
-def _semi(keys: DataFrame, column: str) -> Callable[[DataFrame], DataFrame]:
-    """Rows whose `column` is one of `keys` (a one-column frame, small)."""
-    return lambda rows: rows.join(F.broadcast(keys.select(F.col(keys.columns[0]).alias(column))), column, "left_semi")
+    @property
+    def split(self) -> tuple[Rows, Rows]:
+        """Of a table's rows, those of the patch's keys, and the others."""
+        return _either(*self.by), _neither(*self.by)
 
 
 def _either(*by: tuple[DataFrame, str]) -> Callable[[DataFrame], DataFrame]:
@@ -210,6 +226,17 @@ def _either(*by: tuple[DataFrame, str]) -> Callable[[DataFrame], DataFrame]:
         for flag in flags[1:]:
             either = either | flag
         return rows.filter(either).drop(*[f"_by_{n}" for n in range(len(by))])
+
+    return transform
+
+
+def _neither(*by: tuple[DataFrame, str]) -> Callable[[DataFrame], DataFrame]:
+    """Rows whose column is none of its keys, for every (keys, column) of `by`."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        for keys, column in by:
+            rows = rows.join(F.broadcast(keys.select(F.col(keys.columns[0]).alias(column))), column, "left_anti")
+        return rows
 
     return transform
 
@@ -235,41 +262,18 @@ def _patch(
     return _Patch(cells, staged.filter(F.col(CELL).isin(sorted(cells))).drop(CELL))
 
 
-def _earlier_cells(spark: SparkSession, base: Basis | None, args: JobArgs, table: str, cells: set[str]) -> DataFrame:
-    """The previous version's rows of a reading table in `cells`, with their CELL."""
-    assert base is not None
-    rows = lake.read_cells(spark, base.table(args, table), cells, CONTRACTS[table].to_structtype())
-    return rows.withColumn(CELL, reading_day(F.col("reading_at")))
-
-
-def _losing(base: Basis | None, args: JobArgs, table: str, cells: set[str], losing: set[str]) -> set[str]:
-    """Of a table's patched `cells`, those to write whole: the `losing` ones, where the previous version
-    holds rows of the patch's keys, and those that hold lake.MAX_CELL_FILES files already."""
-    assert base is not None
-    earlier = lake.table_cells(base.table(args, table))
-    return (losing | {cell for cell, files in earlier.items() if len(files) >= lake.MAX_CELL_FILES}) & cells
-
-
-def _days_of(rows: DataFrame) -> set[str]:
-    return _cells_of(rows.withColumn(CELL, reading_day(F.col("reading_at"))))
-
-
 @dataclass(frozen=True)
 class _Patched:
-    """What a patch makes of a reading table's patched cells: the rows to write there (`rows`, with CELL),
-    the cells `rewritten` whole, the cells `losing` rows of the patch's keys, and their left-out counts."""
+    """What a patch makes of a reading source's readings in the patched cells: the rows accepted now (`rows`)
+    and as the previous version accepted them (`before`), both with CELL, and the cells' left-out counts."""
 
     rows: DataFrame | None
-    rewritten: set[str]
-    losing: set[str]
+    before: DataFrame | None
     counted: Future[dict[str, dict[str, int]]] | None
 
     @classmethod
     def none(cls) -> _Patched:
-        return cls(None, set(), set(), None)
-
-    def added_to(self, trusted: DataFrame) -> DataFrame:
-        return trusted if self.rows is None else trusted.unionByName(self.rows)
+        return cls(None, None, None)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {} if self.counted is None else self.counted.result()
@@ -277,27 +281,20 @@ class _Patched:
 
 def _apply(
     pool: ThreadPoolExecutor,
-    spark: SparkSession,
     base: Basis | None,
-    args: JobArgs,
     source: str,
     patch: _Patch,
-    keys: DataFrame,
     now: Callable[[DataFrame], DataFrame],
     then: Callable[[DataFrame], DataFrame],
 ) -> _Patched:
-    """A source's `patch`: its bronze readings classified `now` (accepted, they are written) and as the
-    previous version classified them (`then`: the days they leave, and the counts they move). Of a cell
-    rewritten whole, the previous version's rows of other `keys` (a one-column frame) are kept."""
+    """A source's `patch`: its bronze readings classified `now` (those accepted are written), and as the
+    previous version classified them (`then`): the rows it holds of them, since bronze did not change
+    these cells (the lake equals a full build of its bronze), and the counts they move."""
     assert base is not None and patch.rows is not None
-    table = TRUSTED_TABLE[source]
     reclassified, before = patch.rows.transform(now), patch.rows.transform(then)
     counted = pool.submit(_patch_counts, base, source, before, reclassified)
-    losing = _days_of(accepted(before))  # the previous version's rows of these keys
-    rewritten = _losing(base, args, table, patch.cells, losing)
-    kept = _earlier_cells(spark, base, args, table, rewritten).join(F.broadcast(keys), keys.columns[0], "left_anti")
-    rows = kept.unionByName(accepted(reclassified.withColumn(CELL, reading_day(F.col("reading_at")))))
-    return _Patched(rows, rewritten, losing, counted)
+    day = reading_day(F.col("reading_at"))
+    return _Patched(accepted(reclassified).withColumn(CELL, day), accepted(before).withColumn(CELL, day), counted)
 
 
 def _patch_counts(base: Basis, source: str, before: DataFrame, after: DataFrame) -> dict[str, dict[str, int]]:
@@ -408,13 +405,11 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         reading_patched = _Patched.none()
         if reading_patch.cells:
             now, then = (classify_accelerometer(c, args.consent_policy) for c in (current, earlier_current))
-            reading_patched = _apply(pool, spark, base, args, "accelerometer", reading_patch, people, now, then)
+            reading_patched = _apply(pool, base, "accelerometer", reading_patch, now, then)
         theirs = _Written(
-            reading_patch.cells, reading_patched.rewritten, _semi(people, "customer_email"), ("customer_email",)
+            reading_patch.cells, ((people, "customer_email"),), reading_patched.rows, reading_patched.before
         )
-        accelerometer_trusted = publish.cells(
-            "accelerometer_trusted", reading_patched.added_to(accepted(readings)), reading_cells, theirs
-        )
+        accelerometer_trusted = publish.cells("accelerometer_trusted", accepted(readings), reading_cells, theirs)
 
         curate = curate_customers(accelerometer_trusted)
         customer_curated = publish("customer_curated", customer_trusted.result().transform(curate))
@@ -448,9 +443,9 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         step_patched = _Patched.none()
         if step_patch.cells:
             then = classify_step_trainer(earlier_ownership, earlier_curated, args.consent_policy)
-            step_patched = _apply(pool, spark, base, args, "step_trainer", step_patch, devices, classify_steps, then)
-        theirs = _Written(step_patch.cells, step_patched.rewritten, _semi(devices, "serial_number"), ("serial_number",))
-        publish.cells("step_trainer_trusted", step_patched.added_to(accepted(steps)), step_cells, theirs)
+            step_patched = _apply(pool, base, "step_trainer", step_patch, classify_steps, then)
+        theirs = _Written(step_patch.cells, ((devices, "serial_number"),), step_patched.rows, step_patched.before)
+        publish.cells("step_trainer_trusted", accepted(steps), step_cells, theirs)
 
         # A pair is a step and a motion at one instant: the days either side rebuilt, built again; in a
         # patched day, the pairs of a patched step or motion (its device's, or its customer's).
@@ -460,9 +455,10 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
         training = publish.read("step_trainer_trusted", pair_cells).transform(pairs)
         pair_patch: set[str] = set()
         if pair_cells is not None:
-            pair_patch = (reading_patch.cells | step_patch.cells) - pair_cells
+            changed_readings = publish.patched["accelerometer_trusted"] | publish.patched["step_trainer_trusted"]
+            pair_patch = changed_readings - pair_cells
         keys = people.select(pseudonym(F.col("customer_email")).alias("customer_key"))
-        patched_pairs, rewritten = _either((devices, "serial_number"), (keys, "customer_key")), set()
+        patched_pairs = None
         if pair_patch:
             patched_steps = _either((devices, "serial_number"), (people, "customer_email"))(
                 publish.read("step_trainer_trusted", pair_patch)
@@ -470,16 +466,9 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
             motions = publish.read("accelerometer_trusted", pair_patch).join(
                 F.broadcast(patched_steps.select("customer_email").distinct()), "customer_email", "left_semi"
             )
-            # a previous pair of a patched device or customer: in a day where its step or motion was
-            losing = reading_patched.losing | step_patched.losing
-            rewritten = _losing(base, args, "machine_learning_curated", pair_patch, losing)
-            earlier_pairs = _earlier_cells(spark, base, args, "machine_learning_curated", rewritten).drop(CELL)
-            kept = earlier_pairs.join(F.broadcast(devices), "serial_number", "left_anti").join(
-                F.broadcast(keys), "customer_key", "left_anti"
-            )
-            training = training.unionByName(patched_steps.transform(pair_readings(motions, pseudonym)))
-            training = training.unionByName(kept)
-        theirs = _Written(pair_patch, rewritten, patched_pairs, ("serial_number", "customer_key"))
+            patched_pairs = patched_steps.transform(pair_readings(motions, pseudonym))
+            patched_pairs = patched_pairs.withColumn(CELL, reading_day(F.col("reading_at")))
+        theirs = _Written(pair_patch, ((devices, "serial_number"), (keys, "customer_key")), patched_pairs)
         publish.cells(
             "machine_learning_curated", training.withColumn(CELL, reading_day(F.col("reading_at"))), pair_cells, theirs
         )
@@ -509,8 +498,7 @@ def run(spark: SparkSession, args: JobArgs, key: PseudonymKey | None = None) -> 
     }
     rebuilt = {"accelerometer_trusted": reading_cells, "step_trainer_trusted": step_cells,
                "machine_learning_curated": pair_cells}  # fmt: skip
-    patched = {"accelerometer_trusted": reading_patch.cells, "step_trainer_trusted": step_patch.cells,
-               "machine_learning_curated": pair_patch}  # fmt: skip
+    patched = {table: publish.patched.get(table, set()) for table in rebuilt}
     if any(patched.values()):  # whose rows the patched cells rebuilt: gold patches its cells by them
         lake.write_table(people, lake.patch_keys_path(zone.root, "customers"))
         lake.write_table(devices, lake.patch_keys_path(zone.root, "devices"))
